@@ -1,0 +1,86 @@
+"""Settings: one injected object, read from ``RUNTALLY_*`` environment variables.
+
+Every Redis key name and every default of the system lives here. Modules receive a
+``Settings`` instance; none of them reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_consumer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Field ``x`` is set by env var ``RUNTALLY_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNTALLY_", extra="ignore", frozen=True)
+
+    # --- edges
+    redis_url: str = "redis://localhost:6379/0"
+    database_url: str = "postgresql://runtally@localhost:5432/runtally"
+
+    # --- stream and its keys
+    stream: str = "runtally:events"
+    dead_stream: str = "runtally:events:dead"
+    group: str = "runtally-ingest"
+    consumer: str = Field(default_factory=_default_consumer)
+    stats_key: str = "runtally:stats"
+    arq_queue: str = "runtally:arq"
+
+    # --- ingest
+    batch_size: int = Field(default=2000, ge=1, le=50_000)
+    batch_timeout_ms: int = Field(default=100, ge=1)
+    claim_idle_ms: int = Field(default=60_000, ge=100)
+    claim_interval_s: float = Field(default=15.0, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    clock_skew_s: float = Field(default=900.0, ge=0)
+    raw_retention_days: int = Field(default=30, ge=1)
+    trim_interval_s: float = Field(default=30.0, gt=0)
+    retry_backoff_max_s: float = Field(default=5.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    dead_retention_days: int = Field(default=14, ge=1)
+    prices_file: Path | None = None
+    metrics_port: int | None = None
+
+    # --- rollups and maintenance
+    rollup_interval_s: int = Field(default=30, ge=1, le=3600)
+    partitions_ahead_days: int = Field(default=7, ge=1)
+    rollup_batch_hours: int = Field(default=64, ge=1)
+
+    # --- read API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_range_days: int = Field(default=400, ge=1)
+    api_max_points: int = Field(default=10_000, ge=1)
+
+    # --- dev stack
+    data_dir: Path = Path(".runtally")
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_postgres_url(cls, value: str) -> str:
+        """Accept postgresql://, postgres:// or postgresql+asyncpg://; keep the plain form."""
+        for prefix in ("postgresql+asyncpg://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql://" + value[len(prefix) :]
+        if not value.startswith("postgresql://"):
+            raise ValueError("database_url must be a postgresql:// URL")
+        return value
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        """DSN for asyncpg (plain ``postgresql://``)."""
+        return self.database_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """URL for SQLAlchemy/Alembic, always through the asyncpg driver."""
+        return "postgresql+asyncpg://" + self.database_url[len("postgresql://") :]

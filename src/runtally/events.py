@@ -1,0 +1,247 @@
+"""The run event, wire format v1: one JSON object per agent invocation.
+
+``RunEvent`` is the contract between publishers and the ingest worker. Validation is
+strict: unknown fields, wrong types, NaN/Infinity, naive timestamps and inconsistent
+fields are rejected with a precise reason (see ``parse_event``). After validation both
+``ended_at`` and ``duration_ms`` are set, whichever of them the publisher sent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+MAX_ERROR_MESSAGE = 1000
+MAX_TAGS = 20
+MAX_TAG_KEY = 64
+MAX_TAG_VALUE = 256
+MAX_METADATA_BYTES = 16 * 1024
+MAX_TOKENS = 10**12
+MAX_COST_USD = Decimal(1_000_000)
+# ended_at - started_at and duration_ms may differ by rounding of the publisher's clock.
+DURATION_TOLERANCE_MS = 1.0
+
+ProjectName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+Millis = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _json_number(value: Any) -> Any:
+    """Accept a JSON number only; keep its shortest decimal form (0.1 stays 0.1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("cost_usd must be a JSON number")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+Cost = Annotated[
+    Decimal,
+    BeforeValidator(_json_number),
+    Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False),
+    # On the wire cost is a JSON number, never a string.
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+
+class InvalidEvent(ValueError):
+    """An entry that is not a valid run event; ``reason`` says precisely why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RunEvent(BaseModel):
+    """One agent run. Field rules follow the table in DESIGN.md (wire format v1)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "$id": "https://runtally.dev/schema/run-event.v1.json",
+            "anyOf": [{"required": ["ended_at"]}, {"required": ["duration_ms"]}],
+        },
+    )
+
+    event_id: UUID
+    project: ProjectName = "default"
+    agent: Name
+    model: Name
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    duration_ms: Millis | None = None
+    status: Literal["success", "error"] = "success"
+    error_type: Name | None = None
+    error_message: str | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_read_tokens: Tokens | None = None
+    cache_write_tokens: Tokens | None = None
+    time_to_first_token_ms: Millis | None = None
+    cost_usd: Cost | None = None
+    trace_id: Ident | None = None
+    session_id: Ident | None = None
+    user_id: Ident | None = None
+    tags: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("error_message")
+    @classmethod
+    def _cut_message(cls, value: str | None) -> str | None:
+        return None if value is None else value[:MAX_ERROR_MESSAGE]
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if len(value) > MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS} tags, got {len(value)}")
+        for key, item in value.items():
+            if not 1 <= len(key) <= MAX_TAG_KEY:
+                raise ValueError(f"tag keys must be 1-{MAX_TAG_KEY} chars, got {key[:80]!r}")
+            if len(item) > MAX_TAG_VALUE:
+                raise ValueError(f"tag {key!r} is longer than {MAX_TAG_VALUE} chars")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is {size} bytes serialized, limit {MAX_METADATA_BYTES}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> RunEvent:
+        self._derive_timing()
+        self._check_error_fields()
+        self._check_cache_tokens()
+        ttft = self.time_to_first_token_ms
+        if ttft is not None and self.duration_ms is not None and ttft > self.duration_ms:
+            raise ValueError(
+                f"time_to_first_token_ms ({ttft}) exceeds duration_ms ({self.duration_ms})"
+            )
+        return self
+
+    def _derive_timing(self) -> None:
+        if self.ended_at is None and self.duration_ms is None:
+            raise ValueError("one of ended_at or duration_ms is required")
+        if self.ended_at is None:
+            assert self.duration_ms is not None
+            self.ended_at = self.started_at + timedelta(milliseconds=self.duration_ms)
+            return
+        measured = (self.ended_at - self.started_at) / timedelta(milliseconds=1)
+        if measured < 0:
+            raise ValueError("ended_at is before started_at")
+        if self.duration_ms is None:
+            self.duration_ms = measured
+        elif abs(measured - self.duration_ms) > DURATION_TOLERANCE_MS:
+            raise ValueError(
+                f"duration_ms ({self.duration_ms}) disagrees with ended_at - started_at "
+                f"({measured:.3f} ms)"
+            )
+
+    def _check_error_fields(self) -> None:
+        if self.status == "error" and self.error_type is None:
+            raise ValueError("error_type is required when status is 'error'")
+        if self.status == "success" and self.error_type is not None:
+            raise ValueError("error_type is only allowed when status is 'error'")
+
+    def _check_cache_tokens(self) -> None:
+        cached = (self.cache_read_tokens or 0) + (self.cache_write_tokens or 0)
+        if cached and cached > (self.input_tokens or 0):
+            raise ValueError(
+                f"cache_read_tokens + cache_write_tokens ({cached}) exceed input_tokens "
+                f"({self.input_tokens}); cached tokens are part of input_tokens"
+            )
+
+    @property
+    def ended(self) -> datetime:
+        """``ended_at``, always set after validation."""
+        assert self.ended_at is not None
+        return self.ended_at
+
+    @property
+    def duration(self) -> float:
+        """``duration_ms``, always set after validation."""
+        assert self.duration_ms is not None
+        return self.duration_ms
+
+    def to_wire(self) -> str:
+        """The JSON text a publisher puts in the stream entry's ``data`` field."""
+        return self.model_dump_json(exclude_none=True)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming each failing field and why, e.g. ``agent: Field required``."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in item["loc"]) or "event"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: bytes | str) -> RunEvent:
+    """Validate one wire payload. Raises ``InvalidEvent`` with the reason."""
+    try:
+        return RunEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_error(exc)) from None
+
+
+def check_window(
+    event: RunEvent, now: datetime, clock_skew_s: float, retention_days: int
+) -> str | None:
+    """Why ``event`` falls outside the storable time window, or ``None`` when it fits.
+
+    Events more than ``clock_skew_s`` in the future would land in partitions not made
+    yet and skew "now"; events older than raw retention would be dropped with their
+    partition, so both are refused rather than stored and silently lost.
+    """
+    if event.started_at > now + timedelta(seconds=clock_skew_s):
+        return (
+            f"started_at {event.started_at.isoformat()} is more than {clock_skew_s:g}s "
+            "in the future"
+        )
+    if event.started_at < now - timedelta(days=retention_days):
+        return (
+            f"started_at {event.started_at.isoformat()} is older than raw retention "
+            f"({retention_days} days)"
+        )
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of wire format v1 (written to ``schema/run-event.v1.json``)."""
+    schema = RunEvent.model_json_schema(mode="validation")
+    schema["title"] = "runtally run event v1"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
