@@ -1,0 +1,170 @@
+"""``Tally``: the mergeable aggregate of a set of runs (pure; no I/O).
+
+One rollup row, one group of raw rows aggregated in SQL, and one API answer are all a
+``Tally``. Tallies merge exactly (counts, token and cost sums, min/max, sketch bins) or
+by sketch union (distinct users and sessions), so any range is answered by merging rows.
+The column names of ``ROLLUP_FIELDS`` are those of ``rollup_hourly``/``rollup_daily``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from runtally.sketch import LatencySketch, hll_estimate, hll_union
+
+# Columns a rollup row carries besides its key (project, bucket, agent, model, error_type).
+ROLLUP_FIELDS = (
+    "runs", "successes", "failures", "duration_sum", "duration_min", "duration_max",
+    "lat_zero", "lat_keys", "lat_counts", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs",
+    "ttft_sum", "ttft_count", "users_hll", "sessions_hll",
+)  # fmt: skip
+
+
+@dataclass
+class Tally:
+    """Aggregate of runs. ``users``/``sessions`` hold serialized HLLs, unioned lazily."""
+
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    duration_sum: float = 0.0
+    duration_min: float | None = None
+    duration_max: float | None = None
+    latency: LatencySketch = field(default_factory=LatencySketch)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    unpriced_runs: int = 0
+    ttft_sum: float = 0.0
+    ttft_count: int = 0
+    users: list[bytes] = field(default_factory=list)
+    sessions: list[bytes] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Tally:
+        """Build from a record with the ``ROLLUP_FIELDS`` columns."""
+        return cls(
+            runs=row["runs"],
+            successes=row["successes"],
+            failures=row["failures"],
+            duration_sum=row["duration_sum"],
+            duration_min=row["duration_min"],
+            duration_max=row["duration_max"],
+            latency=LatencySketch.from_arrays(
+                row["lat_zero"], row["lat_keys"] or [], row["lat_counts"] or []
+            ),
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            cache_read_tokens=row["cache_read_tokens"],
+            cache_write_tokens=row["cache_write_tokens"],
+            cost_usd=Decimal(row["cost_usd"]),
+            unpriced_runs=row["unpriced_runs"],
+            ttft_sum=row["ttft_sum"],
+            ttft_count=row["ttft_count"],
+            users=[row["users_hll"]] if row["users_hll"] else [],
+            sessions=[row["sessions_hll"]] if row["sessions_hll"] else [],
+        )
+
+    @classmethod
+    def merged(cls, tallies: Iterable[Tally]) -> Tally:
+        total = cls()
+        for tally in tallies:
+            total.merge(tally)
+        return total
+
+    def merge(self, other: Tally) -> None:
+        """Fold ``other`` into this tally."""
+        self.runs += other.runs
+        self.successes += other.successes
+        self.failures += other.failures
+        self.duration_sum += other.duration_sum
+        self.duration_min = _pick(min, self.duration_min, other.duration_min)
+        self.duration_max = _pick(max, self.duration_max, other.duration_max)
+        self.latency.merge(other.latency)
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.cost_usd += other.cost_usd
+        self.unpriced_runs += other.unpriced_runs
+        self.ttft_sum += other.ttft_sum
+        self.ttft_count += other.ttft_count
+        self.users.extend(other.users)
+        self.sessions.extend(other.sessions)
+
+    def to_row(self) -> dict[str, Any]:
+        """The ``ROLLUP_FIELDS`` columns, HLLs unioned into one sketch each."""
+        zero, keys, counts = self.latency.to_arrays()
+        return {
+            "runs": self.runs,
+            "successes": self.successes,
+            "failures": self.failures,
+            "duration_sum": self.duration_sum,
+            "duration_min": self.duration_min if self.duration_min is not None else 0.0,
+            "duration_max": self.duration_max if self.duration_max is not None else 0.0,
+            "lat_zero": zero,
+            "lat_keys": keys,
+            "lat_counts": counts,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_runs": self.unpriced_runs,
+            "ttft_sum": self.ttft_sum,
+            "ttft_count": self.ttft_count,
+            "users_hll": hll_union(self.users),
+            "sessions_hll": hll_union(self.sessions),
+        }
+
+    # --- read-side views (the API's JSON shapes)
+
+    def latency_ms(self) -> dict[str, float | None]:
+        """avg, min, max (exact) and p50…p99 (sketch, clamped to min/max)."""
+        out: dict[str, float | None] = {
+            "avg": self.duration_sum / self.runs if self.runs else None,
+            "min": self.duration_min if self.runs else None,
+            "max": self.duration_max if self.runs else None,
+        }
+        out.update(self.latency.quantiles(self.duration_min, self.duration_max))
+        return out
+
+    def tokens(self) -> dict[str, int]:
+        return {
+            "input": self.input_tokens,
+            "output": self.output_tokens,
+            "cache_read": self.cache_read_tokens,
+            "cache_write": self.cache_write_tokens,
+            "total": self.input_tokens + self.output_tokens,
+        }
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.successes / self.runs if self.runs else None
+
+    @property
+    def unique_users(self) -> int:
+        return hll_estimate(hll_union(self.users))
+
+    @property
+    def unique_sessions(self) -> int:
+        return hll_estimate(hll_union(self.sessions))
+
+    @property
+    def ttft_avg_ms(self) -> float | None:
+        return self.ttft_sum / self.ttft_count if self.ttft_count else None
+
+
+def _pick(choose: Any, a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    result: float = choose(a, b)
+    return result
