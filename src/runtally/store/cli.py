@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from runtally.config import Settings
+from runtally.errors import UserError, safe_url
 from runtally.store import partitions
 from runtally.store.engine import connect
 from runtally.store.migrate import upgrade
@@ -31,8 +32,13 @@ async def prepare_partitions(settings: Settings, today: datetime | None = None) 
 def migrate() -> None:
     """Apply Alembic migrations and create the raw partitions for the retention window."""
     settings = Settings()
-    upgrade(settings)
-    created = asyncio.run(prepare_partitions(settings))
+    try:
+        upgrade(settings)
+        created = asyncio.run(prepare_partitions(settings))
+    except OSError as exc:
+        raise UserError(
+            f"cannot reach Postgres at {safe_url(settings.database_url)}: {exc}"
+        ) from None
     typer.echo(f"schema at head; {len(created)} partitions created")
 
 
