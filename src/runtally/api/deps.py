@@ -1,0 +1,67 @@
+"""Request dependencies: shared resources, API-key authentication, the read snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from runtally.api.errors import unauthorized
+from runtally.api.keys import verify_key, well_formed
+from runtally.config import Settings
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="`Authorization: Bearer rt_…` (create one with `runtally keys create`)",
+)
+
+
+@dataclass
+class Resources:
+    """What the lifespan opens: the asyncpg pool and the Redis client."""
+
+    pool: Any
+    redis: Any
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+@dataclass(frozen=True)
+class Reader:
+    """An authenticated request: its project and a connection inside one
+    REPEATABLE READ READ ONLY transaction (markers, rollups and raw rows from one
+    snapshot, so a rollup committing meanwhile neither hides nor doubles anything)."""
+
+    conn: Any
+    project: str
+
+
+async def reader(
+    resources: Annotated[Resources, Depends(get_resources)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AsyncIterator[Reader]:
+    """Authenticate the bearer key and open the request's snapshot transaction."""
+    if credentials is None:
+        raise unauthorized("missing header `Authorization: Bearer <key>`")
+    if not well_formed(credentials.credentials):
+        raise unauthorized("malformed API key")
+    async with (
+        resources.pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        project = await verify_key(conn, credentials.credentials)
+        if project is None:
+            raise unauthorized("unknown or revoked API key")
+        yield Reader(conn, project)

@@ -1,0 +1,155 @@
+"""Response models of the read API (they make ``/docs`` and the OpenAPI schema precise).
+
+Costs are JSON numbers (USD). They are summed exactly as ``numeric`` in Postgres and as
+``Decimal`` in Python, then converted once to the nearest float for the answer: the
+exactness lives in storage, a dashboard gets a plain number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Granularity = Literal["hour", "day"]
+GroupBy = Literal["agent", "model"]
+BreakdownBy = Literal["agent", "model", "error_type", "user"]
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable machine code and a message for people."""
+
+    error: str = Field(description="unauthorized | invalid_request | not_found | unavailable")
+    message: str
+
+
+class Latency(BaseModel):
+    """Milliseconds. avg/min/max are exact; percentiles come from the 1% DDSketch."""
+
+    avg: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p75: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+
+
+class Tokens(BaseModel):
+    """Token sums; ``input`` includes cache reads/writes, ``total`` = input + output."""
+
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    total: int
+
+
+class _Ranged(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    project: str
+    from_: datetime = Field(alias="from", description="inclusive")
+    to: datetime = Field(description="exclusive")
+
+
+class Summary(_Ranged):
+    runs: int
+    successes: int
+    failures: int
+    success_rate: float | None
+    latency_ms: Latency
+    tokens: Tokens
+    cost_usd: float
+    unpriced_runs: int = Field(description="runs with no cost (no price known at ingest)")
+    unique_users: int = Field(description="HyperLogLog estimate (about 1.5% error)")
+    unique_sessions: int = Field(description="HyperLogLog estimate (about 1.5% error)")
+
+
+class Point(BaseModel):
+    bucket: datetime = Field(description="start of the UTC hour or day")
+    runs: int
+    successes: int
+    failures: int
+    latency_ms: Latency
+    tokens: Tokens
+    cost_usd: float
+
+
+class Series(BaseModel):
+    key: str
+    points: list[Point]
+
+
+class Timeseries(_Ranged):
+    granularity: Granularity
+    group_by: GroupBy | None
+    points: list[Point] = Field(description="totals per bucket, empty buckets as zeros")
+    series: list[Series] = Field(
+        description="with group_by: one zero-filled series per key, most runs first"
+    )
+
+
+class BreakdownRow(BaseModel):
+    key: str
+    runs: int
+    successes: int
+    failures: int
+    success_rate: float | None
+    latency_ms: Latency
+    tokens: Tokens
+    cost_usd: float
+
+
+class Breakdown(_Ranged):
+    by: BreakdownBy
+    rows: list[BreakdownRow]
+
+
+class Run(BaseModel):
+    event_id: UUID
+    agent: str
+    model: str
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: float
+    status: Literal["success", "error"]
+    error_type: str | None
+    error_message: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    ttft_ms: float | None
+    cost_usd: float | None
+    cost_source: str | None
+    trace_id: str | None
+    session_id: str | None
+    user_id: str | None
+    tags: dict[str, str] | None
+
+
+class RunDetail(Run):
+    project: str
+    price_version: str | None
+    metadata: dict[str, Any] | None
+    ingested_at: datetime
+
+
+class RunsPage(BaseModel):
+    project: str
+    runs: list[Run] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "unavailable"]
+    postgres: str
+    redis: str
