@@ -1,0 +1,137 @@
+"""Child processes of the benchmarks: ``runtally`` commands, RSS sampling, stream progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bench.harness import Stack
+
+RUNTALLY = [sys.executable, "-m", "runtally.cli"]
+
+
+def runtally_command() -> list[str]:
+    """How to start ``runtally``: the venv's console script, else the module."""
+    script = Path(sys.executable).with_name("runtally")
+    return [str(script)] if script.exists() else RUNTALLY
+
+
+def has_command(*words: str) -> bool:
+    """Whether ``runtally <words> --help`` works (the component has landed)."""
+    result = subprocess.run(
+        [*runtally_command(), *words, "--help"], capture_output=True, text=True, check=False
+    )
+    return result.returncode == 0
+
+
+@contextlib.contextmanager
+def running(
+    stack: Stack, args: Sequence[str], count: int = 1, log_dir: Path | None = None, **env: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``runtally <args>`` processes on ``stack``; SIGTERM (then kill) on exit."""
+    procs = []
+    logs = []
+    folder = log_dir or stack.root
+    for i in range(count):
+        log = open(folder / f"{'-'.join(args)}-{i}.log", "wb")  # noqa: SIM115 - closed below
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                [*runtally_command(), *args],
+                env=stack.env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+def log_tail(stack: Stack, args: Sequence[str], i: int = 0, chars: int = 1500) -> str:
+    path = stack.root / f"{'-'.join(args)}-{i}.log"
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM of ``pid`` in KiB from /proc (empty when the process is gone)."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+async def acked(client: aioredis.Redis, stream: str, group: str) -> int | None:
+    """Entries of ``stream`` the group has acknowledged: read − pending (None if unknown)."""
+    try:
+        groups = await client.xinfo_groups(stream)
+    except aioredis.ResponseError:
+        return None
+    for info in groups:
+        name = info["name"]
+        if (name.decode() if isinstance(name, bytes) else name) == group:
+            read = info.get("entries-read")
+            if read is None:
+                return None
+            return int(read) - int(info["pending"])
+    return None
+
+
+async def wait_acked(
+    client: aioredis.Redis,
+    stream: str,
+    group: str,
+    total: int,
+    timeout: float,
+    procs: Sequence[subprocess.Popen[bytes]] = (),
+    interval: float = 0.01,
+) -> list[tuple[float, int]]:
+    """Sample (monotonic time, acked) until ``total`` are acked; stops at ``timeout``
+    or when every process in ``procs`` has exited."""
+    samples: list[tuple[float, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = await acked(client, stream, group)
+        now = time.monotonic()
+        if done is not None:
+            samples.append((now, done))
+            if done >= total:
+                break
+        if procs and all(p.poll() is not None for p in procs):
+            break
+        await asyncio.sleep(interval)
+    return samples
+
+
+def window_rate(samples: Sequence[tuple[float, int]], total: int, lo: float, hi: float) -> float:
+    """Rate between the first samples reaching ``lo`` and ``hi`` fractions of ``total``."""
+    start = next((s for s in samples if s[1] >= lo * total), None)
+    end = next((s for s in samples if s[1] >= hi * total), None)
+    if start is None or end is None or end[0] <= start[0]:
+        return float("nan")
+    return (end[1] - start[1]) / (end[0] - start[0])
