@@ -97,7 +97,10 @@ class RedisServer:
             "--appendfsync", "everysec", "--daemonize", "no",
             "--logfile", str((self.data_dir / "redis.log").resolve()),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Own session: a Ctrl-C meant for `runtally dev` must not stop Redis before ingest drains.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         try:
             wait_port(self.port, 15)
         except TimeoutError:
