@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,8 @@ import pytest
 
 from runtally.devstack.simulate import (
     ERROR_TYPES,
+    KINDS,
+    MODELS,
     Population,
     build_fleet,
     make_event,
@@ -32,8 +36,6 @@ def events() -> list[dict[str, Any]]:
 
 
 def test_every_event_is_valid_wire_format(events: list[dict[str, Any]]) -> None:
-    import json
-
     for event in events:
         parsed = parse_event(json.dumps(event))
         assert parsed.ended <= NOW + timedelta(milliseconds=1)
@@ -112,3 +114,10 @@ async def test_run_fleet_survives_publish_failures() -> None:
 
     stats = await run_fleet(publish, stop, agents=2, rate=100_000, seed=2)
     assert (stats.published, stats.failed) == (10, 10)
+
+
+def test_every_simulated_model_has_a_price(repo_root: Path) -> None:
+    prices = json.loads((repo_root / "src/runtally/prices.json").read_text())["models"]
+    used = {model for kind in KINDS for model in kind.models}
+    assert used == set(MODELS)
+    assert used <= set(prices)

@@ -31,12 +31,12 @@ from typing import Any
 from runtally.config import Settings
 
 MODELS = (
-    "gpt-4o",
-    "gpt-4o-mini",
-    "claude-3-5-sonnet",
-    "claude-3-5-haiku",
-    "gemini-1.5-pro",
-    "gemini-1.5-flash",
+    "gpt-4.1",
+    "gpt-5-mini",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash",
 )
 ERROR_TYPES = (
     ("RateLimitError", 0.35),
@@ -70,14 +70,14 @@ class AgentProfile:
 
 _P = AgentProfile
 KINDS = (
-    _P("support-bot", ("gpt-4o-mini", "claude-3-5-haiku"), 1800, 0.5, 0.03, 1800, 250, 0.6),
-    _P("code-reviewer", ("claude-3-5-sonnet", "gpt-4o"), 9000, 0.6, 0.05, 12000, 900, 0.5),
-    _P("research-agent", ("gpt-4o", "gemini-1.5-pro"), 22000, 0.7, 0.08, 25000, 1600, 0.3),
-    _P("sql-analyst", ("gpt-4o-mini", "gemini-1.5-flash"), 3500, 0.5, 0.04, 4000, 300, 0.4),
-    _P("triage", ("claude-3-5-haiku", "gemini-1.5-flash"), 900, 0.4, 0.03, 900, 80, 0.7),
-    _P("summarizer", ("gemini-1.5-flash", "gpt-4o-mini"), 2500, 0.5, 0.04, 6000, 400, 0.2),
-    _P("planner", ("claude-3-5-sonnet",), 6000, 0.6, 0.06, 3000, 700, 0.5),
-    _P("email-drafter", ("gpt-4o-mini",), 1500, 0.4, 0.03, 1200, 350, 0.3),
+    _P("support-bot", ("gpt-5-mini", "claude-haiku-4-5"), 1800, 0.5, 0.03, 1800, 250, 0.6),
+    _P("code-reviewer", ("claude-sonnet-4-5", "gpt-4.1"), 9000, 0.6, 0.05, 12000, 900, 0.5),
+    _P("research-agent", ("gpt-4.1", "gemini-2.5-pro"), 22000, 0.7, 0.08, 25000, 1600, 0.3),
+    _P("sql-analyst", ("gpt-5-mini", "gemini-2.5-flash"), 3500, 0.5, 0.04, 4000, 300, 0.4),
+    _P("triage", ("claude-haiku-4-5", "gemini-2.5-flash"), 900, 0.4, 0.03, 900, 80, 0.7),
+    _P("summarizer", ("gemini-2.5-flash", "gpt-5-mini"), 2500, 0.5, 0.04, 6000, 400, 0.2),
+    _P("planner", ("claude-sonnet-4-5",), 6000, 0.6, 0.06, 3000, 700, 0.5),
+    _P("email-drafter", ("gpt-5-mini",), 1500, 0.4, 0.03, 1200, 350, 0.3),
 )  # fmt: skip
 
 
