@@ -116,7 +116,7 @@ def fmt(value: float) -> str:
     """Readable numbers: thousands separators, 3 significant digits below 100."""
     if value != value:  # NaN
         return "n/a"
-    if abs(value) >= 100:
+    if abs(value) >= 100 or value == int(value):
         return f"{value:,.0f}"
     if abs(value) >= 1:
         return f"{value:.2f}"

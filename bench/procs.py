@@ -34,7 +34,11 @@ def has_command(*words: str) -> bool:
 
 @contextlib.contextmanager
 def running(
-    stack: Stack, args: Sequence[str], count: int = 1, log_dir: Path | None = None, **env: str
+    stack: Stack,
+    args: Sequence[str],
+    count: int = 1,
+    log_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` ``runtally <args>`` processes on ``stack``; SIGTERM (then kill) on exit."""
     procs = []
@@ -46,7 +50,7 @@ def running(
         procs.append(
             subprocess.Popen(
                 [*runtally_command(), *args],
-                env=stack.env(**env),
+                env=stack.env(**(env or {})),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
