@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     rollup_interval_s: int = Field(default=30, ge=1, le=3600)
     partitions_ahead_days: int = Field(default=7, ge=1)
     rollup_batch_hours: int = Field(default=64, ge=1)
+    rollup_days_interval_s: int = Field(default=60, ge=1, le=3600)
 
     # --- read API
     api_host: str = "127.0.0.1"

@@ -1,9 +1,65 @@
-"""Commands of the rollup area (filled in by its issue)."""
+"""``runtally scheduler`` (the arq worker) and ``runtally rollup`` (pending work once)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import asyncpg
+import redis.asyncio as aioredis
 import typer
+from redis.exceptions import RedisError
+
+from runtally.config import Settings
+from runtally.errors import UserError, safe_url
+from runtally.rollup.jobs import run_pending
+from runtally.rollup.scheduler import create_worker
+from runtally.store.engine import connect
+
+
+async def _check_postgres(settings: Settings) -> None:
+    try:
+        conn = await connect(settings)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise UserError(
+            f"cannot reach Postgres at {safe_url(settings.database_url)}: {exc}"
+        ) from None
+    await conn.close()
+
+
+async def _check_redis(settings: Settings) -> None:
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        raise UserError(f"cannot reach Redis at {safe_url(settings.redis_url)}: {exc}") from None
+    finally:
+        await client.aclose()
+
+
+def scheduler() -> None:
+    """Run the arq scheduler: roll dirty hours and days, partitions, retention.
+
+    SIGTERM or SIGINT stop it cleanly (running jobs are cancelled; their transactions
+    roll back and the markers stay for the next run).
+    """
+    settings = Settings()
+    asyncio.run(_check_postgres(settings))
+    asyncio.run(_check_redis(settings))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # arq takes the current event loop; give it a fresh one (asyncio.run closed its own).
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    create_worker(settings).run()
+
+
+def rollup() -> None:
+    """Roll every dirty hour and day once, print a one-line summary, and exit."""
+    settings = Settings()
+    asyncio.run(_check_postgres(settings))
+    typer.echo(asyncio.run(run_pending(settings)).summary())
 
 
 def register(app: typer.Typer) -> None:
     """Register this area's commands on the top-level app."""
+    app.command("scheduler")(scheduler)
+    app.command("rollup")(rollup)

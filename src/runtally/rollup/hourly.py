@@ -1,0 +1,85 @@
+"""Hourly rollup: recompute dirty (project, hour) markers from raw rows.
+
+Each hour is rolled in its own short transaction that never blocks ingest:
+
+1. ``pg_try_advisory_xact_lock`` on the hour; if another scheduler holds it, skip.
+2. Read the marker's ``seq`` (gone: someone else already rolled it; skip).
+3. Aggregate the hour's raw rows (``aggregate_raw``), replace its ``rollup_hourly`` rows.
+4. Mark the hour's UTC day dirty for the daily rollup.
+5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
+
+Why this is exact under READ COMMITTED: every statement sees all commits made before
+it started. An ingest transaction that committed before step 3 is in the aggregate.
+One that commits after step 2 bumped the marker's ``seq`` when it marked the hour
+(``dirty.mark_hours`` runs in the same transaction as its rows), so step 5 finds a
+newer ``seq`` and leaves the marker: the next run recomputes the hour. If that ingest
+transaction is still open at step 5, the DELETE waits for its row lock and then
+re-checks ``seq`` against the committed row. Ingest never waits on a rollup except for
+the instant between step 5 and the commit. Rolling an hour twice is harmless: the rows
+are replaced, never added to, so the rollup is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
+from runtally.rollup.stats import Outcome, RollStats
+from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.dirty import mark_days
+
+TABLE = "rollup_hourly"
+
+
+async def dirty_hours(
+    conn: Any, limit: int, before: datetime | None = None
+) -> list[tuple[str, datetime]]:
+    """Up to ``limit`` dirty (project, hour) pairs, oldest hour first."""
+    if before is None:
+        rows = await conn.fetch(
+            "SELECT project, hour FROM rollup_dirty ORDER BY hour, project LIMIT $1", limit
+        )
+    else:
+        rows = await conn.fetch(
+            "SELECT project, hour FROM rollup_dirty WHERE hour < $2 "
+            "ORDER BY hour, project LIMIT $1",
+            limit,
+            before,
+        )
+    return [(row["project"], row["hour"]) for row in rows]
+
+
+async def roll_hour(conn: Any, project: str, hour: datetime) -> tuple[Outcome, int]:
+    """Recompute one hour (steps 1-5 above); returns the outcome and rows written."""
+    async with conn.transaction():
+        locked = await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock($1)", lock_key("hour", project, hour)
+        )
+        if not locked:
+            return Outcome.SKIPPED, 0
+        seq = await conn.fetchval(
+            "SELECT seq FROM rollup_dirty WHERE project = $1 AND hour = $2", project, hour
+        )
+        if seq is None:
+            return Outcome.SKIPPED, 0
+        tallies = await aggregate_raw(conn, RawFilter(project, hour, hour + HOUR), bucket="hour")
+        written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, tallies)
+        await mark_days(conn, [(project, day_start(hour))])
+        status = await conn.execute(
+            "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",
+            project,
+            hour,
+            seq,
+        )
+    return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
+
+
+async def roll_hours(pool: Any, limit: int, before: datetime | None = None) -> RollStats:
+    """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given)."""
+    stats = RollStats()
+    async with pool.acquire() as conn:
+        for project, hour in await dirty_hours(conn, limit, before):
+            outcome, written = await roll_hour(conn, project, hour)
+            stats.count(outcome, written)
+    return stats

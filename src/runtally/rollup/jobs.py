@@ -1,0 +1,139 @@
+"""The scheduler's units of work, free of arq: each takes an injected pool and clock.
+
+``drain_*`` roll batches until a pass finds nothing more to clear. ``run_pending``
+does all pending rollup work once (``runtally rollup``); the ``job_*`` functions are
+what the arq cron jobs call with arq's ``ctx`` (``settings``, ``pool``, ``redis``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from runtally.config import Settings
+from runtally.rollup import maintenance
+from runtally.rollup.daily import roll_days
+from runtally.rollup.hourly import roll_hours
+from runtally.rollup.stats import RollStats
+from runtally.store.engine import create_pool
+
+log = logging.getLogger("runtally.rollup")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _drain(one_pass: Callable[[], Awaitable[RollStats]], limit: int) -> RollStats:
+    """Repeat ``one_pass`` while it fills its batch and clears markers (more may wait)."""
+    total = RollStats()
+    while True:
+        stats = await one_pass()
+        total.add(stats)
+        if stats.found < limit or not stats.progressed:
+            return total
+
+
+async def drain_hours(pool: Any, settings: Settings) -> RollStats:
+    limit = settings.rollup_batch_hours
+    return await _drain(lambda: roll_hours(pool, limit), limit)
+
+
+async def drain_days(pool: Any, settings: Settings) -> RollStats:
+    limit = settings.rollup_batch_hours
+    return await _drain(lambda: roll_days(pool, limit), limit)
+
+
+@dataclass
+class Pending:
+    """What ``run_pending`` did, and the markers still dirty when it stopped."""
+
+    hours: RollStats = field(default_factory=RollStats)
+    days: RollStats = field(default_factory=RollStats)
+    dirty_hours: int = 0
+    dirty_days: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"rolled {self.hours.cleared + self.hours.redirtied} hours, "
+            f"{self.days.cleared + self.days.redirtied} days "
+            f"({self.hours.rows + self.days.rows} rows); "
+            f"still dirty: {self.dirty_hours} hours, {self.dirty_days} days"
+        )
+
+
+async def roll_pending(pool: Any, settings: Settings) -> Pending:
+    """Roll dirty hours, then ready days, until a round clears nothing more."""
+    out = Pending()
+    while True:
+        hours = await drain_hours(pool, settings)
+        days = await drain_days(pool, settings)
+        out.hours.add(hours)
+        out.days.add(days)
+        if not (hours.progressed or days.progressed):
+            break
+    async with pool.acquire() as conn:
+        out.dirty_hours = await conn.fetchval("SELECT count(*) FROM rollup_dirty")
+        out.dirty_days = await conn.fetchval("SELECT count(*) FROM rollup_dirty_day")
+    return out
+
+
+async def run_pending(settings: Settings) -> Pending:
+    """All pending rollup work once, with a pool of its own (for ``runtally rollup``)."""
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        return await roll_pending(pool, settings)
+    finally:
+        await pool.close()
+
+
+# --- arq job bodies: ctx carries "settings", "pool" (see scheduler.startup) and "redis".
+
+
+def _clock(ctx: dict[str, Any]) -> Clock:
+    clock: Clock = ctx.get("clock", utc_now)
+    return clock
+
+
+async def job_roll_hours(ctx: dict[str, Any]) -> dict[str, int]:
+    stats = await drain_hours(ctx["pool"], ctx["settings"])
+    if stats.found:
+        log.info("hourly rollup: %s", stats.as_dict())
+    return stats.as_dict()
+
+
+async def job_roll_days(ctx: dict[str, Any]) -> dict[str, int]:
+    stats = await drain_days(ctx["pool"], ctx["settings"])
+    if stats.found:
+        log.info("daily rollup: %s", stats.as_dict())
+    return stats.as_dict()
+
+
+async def job_partitions(ctx: dict[str, Any]) -> list[str]:
+    created = await maintenance.create_partitions_ahead(ctx["pool"], ctx["settings"], _clock(ctx)())
+    if created:
+        log.info("created raw partitions for %s", ", ".join(map(str, created)))
+    return [str(day) for day in created]
+
+
+async def job_retention(ctx: dict[str, Any]) -> dict[str, Any]:
+    settings: Settings = ctx["settings"]
+    now = _clock(ctx)()
+    retention = await maintenance.apply_retention(ctx["pool"], settings, now)
+    trimmed = await maintenance.trim_dead_letters(ctx["redis"], settings, now)
+    if retention.dropped or retention.postponed or trimmed:
+        log.info(
+            "retention: dropped %s, postponed for %d dirty hours, %d dead letters trimmed",
+            [str(d) for d in retention.dropped],
+            retention.postponed,
+            trimmed,
+        )
+    return {
+        "dropped": [str(d) for d in retention.dropped],
+        "postponed": retention.postponed,
+        "trimmed": trimmed,
+    }

@@ -1,0 +1,90 @@
+"""Rollup rows in Postgres: replace one bucket's rows, read them back, lock keys.
+
+Shared by the hourly and daily rollups. Both keep their rows keyed by
+(project, bucket, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from runtally.store.aggregate import GroupKey
+from runtally.tally import ROLLUP_FIELDS, Tally
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+TABLES = ("rollup_hourly", "rollup_daily")
+KEY_COLUMNS = ("project", "bucket", "agent", "model", "error_type")
+COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS
+
+
+def lock_key(kind: str, project: str, bucket: datetime) -> int:
+    """A stable signed 64-bit advisory-lock key for one (kind, project, bucket).
+
+    Computed in Python from the bucket's epoch seconds, so it does not depend on the
+    session time zone and is the same in every scheduler process.
+    """
+    text = f"runtally:{kind}:{project}:{int(bucket.timestamp())}"
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def day_start(moment: datetime) -> datetime:
+    """UTC midnight of the day ``moment`` falls in."""
+    utc = moment.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
+def _record(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
+    row = tally.to_row()
+    values = (row[name] for name in ROLLUP_FIELDS)
+    return (project, key.bucket, key.agent, key.model, key.error_type, *values)
+
+
+async def replace_rows(
+    conn: Any,
+    table: str,
+    project: str,
+    start: datetime,
+    end: datetime,
+    tallies: Mapping[GroupKey, Tally],
+) -> int:
+    """Replace ``table``'s rows of ``project`` with buckets in ``[start, end)``.
+
+    Call inside a transaction (the delete and the insert must commit together).
+    Returns the number of rows written.
+    """
+    if table not in TABLES:
+        raise ValueError(f"not a rollup table: {table}")
+    await conn.execute(
+        f"DELETE FROM {table} WHERE project = $1 AND bucket >= $2 AND bucket < $3",
+        project,
+        start,
+        end,
+    )
+    records = [_record(project, key, tally) for key, tally in tallies.items() if tally.runs]
+    if records:
+        await conn.copy_records_to_table(table, records=records, columns=list(COLUMNS))
+    return len(records)
+
+
+async def read_rows(
+    conn: Any, table: str, project: str, start: datetime, end: datetime
+) -> dict[GroupKey, Tally]:
+    """``table``'s rows of ``project`` with buckets in ``[start, end)`` as tallies."""
+    if table not in TABLES:
+        raise ValueError(f"not a rollup table: {table}")
+    rows = await conn.fetch(
+        f"SELECT {', '.join(COLUMNS)} FROM {table} "
+        "WHERE project = $1 AND bucket >= $2 AND bucket < $3",
+        project,
+        start,
+        end,
+    )
+    return {
+        GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"]): Tally.from_row(row)
+        for row in rows
+    }

@@ -1,0 +1,84 @@
+"""The arq worker: cron schedule and ``WorkerSettings`` (thin; logic lives in ``jobs``).
+
+Every cron job is ``unique``: arq enqueues each window under one job id, so with
+several schedulers each window runs once. Overlapping runs (a slow window and the
+next) are still safe: hours and days are claimed with advisory locks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+from arq.worker import create_worker as arq_create_worker
+
+from runtally.config import Settings
+from runtally.rollup import jobs
+from runtally.store.engine import create_pool
+
+MINUTE_OF_PARTITIONS = 5  # hourly maintenance, away from the top of the hour
+MINUTE_OF_RETENTION = 35
+
+
+def cron_fields(interval_s: int) -> dict[str, set[int]]:
+    """arq cron ``second``/``minute`` sets that fire about every ``interval_s`` seconds.
+
+    Below a minute: the seconds 0, interval, 2*interval... of every minute (a last gap
+    shorter than the interval when it does not divide 60). From a minute up: every
+    ``round(interval_s / 60)`` minutes at second 0.
+    """
+    if interval_s < 1:
+        raise ValueError("interval must be at least 1 second")
+    if interval_s < 60:
+        return {"second": set(range(0, 60, interval_s))}
+    minutes = min(60, round(interval_s / 60))
+    return {"minute": set(range(0, 60, minutes)), "second": {0}}
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Open the process's Postgres pool."""
+    ctx["pool"] = await create_pool(ctx["settings"], min_size=1, max_size=4)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    pool = ctx.pop("pool", None)
+    if pool is not None:
+        await pool.close()
+
+
+def worker_settings(settings: Settings) -> type:
+    """An arq ``WorkerSettings`` class for ``settings``."""
+    hours = cron_fields(settings.rollup_interval_s)
+    days = cron_fields(settings.rollup_days_interval_s)
+    cron_jobs = [
+        cron(jobs.job_roll_hours, name="runtally:roll-hours", **hours),  # type: ignore[arg-type]
+        cron(jobs.job_roll_days, name="runtally:roll-days", **days),  # type: ignore[arg-type]
+        cron(
+            jobs.job_partitions,
+            name="runtally:partitions",
+            minute={MINUTE_OF_PARTITIONS},
+            run_at_startup=True,
+        ),
+        cron(jobs.job_retention, name="runtally:retention", minute={MINUTE_OF_RETENTION}),
+    ]
+    attributes: dict[str, Any] = {
+        "cron_jobs": cron_jobs,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.arq_queue,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings},
+        "timezone": UTC,
+        "keep_result": 0,
+        "max_jobs": 4,
+        "job_timeout": 600,
+    }
+    return type("WorkerSettings", (), attributes)
+
+
+def create_worker(settings: Settings, **overrides: Any) -> Worker:
+    """An arq ``Worker`` for ``settings`` (``handle_signals=False`` to embed it in a loop)."""
+    return arq_create_worker(worker_settings(settings), **overrides)

@@ -1,0 +1,233 @@
+"""Synthetic raw runs, inserted as ingest does, and their ground truth (from the data).
+
+Rows go in with COPY plus ``mark_hours`` in the same transaction, exactly like the
+ingest worker. Ground truth is computed in Python from the generated rows, never from
+the database, and compared with what the rollup tables hold.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from runtally.sketch import LatencySketch, hll_estimate, hll_union
+from runtally.store.dirty import mark_hours
+
+PROJECT = "acme"
+HOUR = timedelta(hours=1)
+AGENTS = ("planner", "coder", "reviewer", "search")
+MODELS = ("gpt-4o", "claude-sonnet", "llama-70b")
+ERRORS = ("timeout", "rate_limit", "tool_error")
+COLUMNS = (
+    "event_id", "project", "agent", "model", "started_at", "ended_at", "duration_ms",
+    "status", "error_type", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "ttft_ms", "cost_usd", "cost_source", "session_id", "user_id",
+)  # fmt: skip
+EXACT = (
+    "runs", "successes", "failures", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs", "ttft_count",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    event_id: uuid.UUID
+    project: str
+    agent: str
+    model: str
+    started_at: datetime
+    duration_ms: float
+    error_type: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    ttft_ms: float | None
+    cost_usd: Decimal | None
+    session_id: str | None
+    user_id: str | None
+
+    def record(self) -> tuple[Any, ...]:
+        ended = self.started_at + timedelta(milliseconds=self.duration_ms)
+        return (
+            self.event_id, self.project, self.agent, self.model, self.started_at, ended,
+            self.duration_ms, "error" if self.error_type else "success", self.error_type,
+            self.input_tokens, self.output_tokens, self.cache_read_tokens,
+            self.cache_write_tokens, self.ttft_ms, self.cost_usd,
+            None if self.cost_usd is None else "event", self.session_id, self.user_id,
+        )  # fmt: skip
+
+
+def _maybe(rng: random.Random, p_none: float, value: Any) -> Any:
+    return None if rng.random() < p_none else value
+
+
+def make_run(rng: random.Random, started: datetime, project: str = PROJECT) -> Run:
+    """One run with realistic spreads: lognormal latency, some zeros, nulls and errors."""
+    duration = 0.0 if rng.random() < 0.01 else round(rng.lognormvariate(7.0, 1.2), 3)
+    input_tokens = _maybe(rng, 0.05, rng.randrange(0, 20_000))
+    cache_read = None if input_tokens is None else rng.randrange(0, input_tokens + 1)
+    cost = _maybe(rng, 0.1, Decimal(rng.randrange(0, 10**9)) / Decimal(10**9))
+    return Run(
+        event_id=uuid.UUID(int=rng.getrandbits(128)),
+        project=project,
+        agent=rng.choice(AGENTS),
+        model=rng.choice(MODELS),
+        started_at=started,
+        duration_ms=duration,
+        error_type=rng.choice(ERRORS) if rng.random() < 0.08 else None,
+        input_tokens=input_tokens,
+        output_tokens=_maybe(rng, 0.05, rng.randrange(0, 4_000)),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=_maybe(rng, 0.5, rng.randrange(0, 500)),
+        ttft_ms=_maybe(rng, 0.3, round(rng.uniform(0, 900), 2)),
+        cost_usd=cost,
+        session_id=_maybe(rng, 0.2, f"s{rng.randrange(20_000)}"),
+        user_id=_maybe(rng, 0.1, f"u{rng.randrange(3_000)}"),
+    )
+
+
+def make_runs(n: int, start: datetime, hours: int, seed: int, project: str = PROJECT) -> list[Run]:
+    """``n`` runs with ``started_at`` uniform over ``hours`` hours from ``start``."""
+    rng = random.Random(seed)
+    span = hours * 3600 * 10**6
+    return [
+        make_run(rng, start + timedelta(microseconds=rng.randrange(span)), project)
+        for _ in range(n)
+    ]
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    return hour_of(moment).replace(hour=0)
+
+
+async def insert_runs(conn: Any, runs: Sequence[Run], batch: int = 20_000) -> None:
+    """Store runs like ingest does: per batch, COPY and mark the touched hours, one commit."""
+    for first in range(0, len(runs), batch):
+        chunk = runs[first : first + batch]
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "agent_runs", records=[r.record() for r in chunk], columns=list(COLUMNS)
+            )
+            await mark_hours(conn, {(r.project, hour_of(r.started_at)) for r in chunk})
+
+
+# --- ground truth
+
+
+Key = tuple[datetime, str, str, str]  # (bucket, agent, model, error_type)
+
+
+@dataclass
+class Truth:
+    """Exact sums of one rollup key, plus the values whose sketch and min/max we check."""
+
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    unpriced_runs: int = 0
+    ttft_count: int = 0
+    duration_sum: float = 0.0
+
+    def add(self, run: Run, durations: list[float]) -> None:
+        self.runs += 1
+        self.successes += run.error_type is None
+        self.failures += run.error_type is not None
+        self.input_tokens += run.input_tokens or 0
+        self.output_tokens += run.output_tokens or 0
+        self.cache_read_tokens += run.cache_read_tokens or 0
+        self.cache_write_tokens += run.cache_write_tokens or 0
+        self.cost_usd += run.cost_usd if run.cost_usd is not None else 0
+        self.unpriced_runs += run.cost_usd is None
+        self.ttft_count += run.ttft_ms is not None
+        self.duration_sum += run.duration_ms
+        durations.append(run.duration_ms)
+
+
+def ground_truth(
+    runs: Iterable[Run], bucket: str
+) -> tuple[dict[Key, Truth], dict[Key, list[float]]]:
+    """Per (bucket, agent, model, error_type): exact sums, and the durations themselves."""
+    cut = hour_of if bucket == "hour" else day_of
+    sums: dict[Key, Truth] = defaultdict(Truth)
+    durations: dict[Key, list[float]] = defaultdict(list)
+    for run in runs:
+        key = (cut(run.started_at), run.agent, run.model, run.error_type or "")
+        sums[key].add(run, durations[key])
+    return dict(sums), dict(durations)
+
+
+async def assert_table_matches(
+    conn: Any, table: str, runs: Sequence[Run], bucket: str, check_bins: bool = True
+) -> None:
+    """Every exact column of ``table`` equals ground truth; min/max and bins too."""
+    sums, durations = ground_truth(runs, bucket)
+    rows = await conn.fetch(f"SELECT * FROM {table} WHERE project = $1", PROJECT)
+    got = {(r["bucket"], r["agent"], r["model"], r["error_type"]): r for r in rows}
+    assert set(got) == set(sums), f"{table}: keys differ"
+    for key, truth in sums.items():
+        row = got[key]
+        for name in EXACT:
+            assert row[name] == getattr(truth, name), (table, key, name)
+        values = durations[key]
+        assert row["duration_min"] == min(values), (table, key)
+        assert row["duration_max"] == max(values), (table, key)
+        assert math.isclose(row["duration_sum"], truth.duration_sum, rel_tol=1e-9, abs_tol=1e-6)
+        if check_bins:
+            zero, keys, counts = LatencySketch.from_values(values).to_arrays()
+            assert (row["lat_zero"], list(row["lat_keys"]), list(row["lat_counts"])) == (
+                zero,
+                keys,
+                counts,
+            ), (table, key)
+
+
+async def snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Both rollup tables (all columns but computed_at), in key order."""
+    out = {}
+    for table in ("rollup_hourly", "rollup_daily"):
+        rows = await conn.fetch(
+            f"SELECT * FROM {table} ORDER BY project, bucket, agent, model, error_type"
+        )
+        out[table] = [
+            tuple(_comparable(k, v) for k, v in r.items() if k != "computed_at") for r in rows
+        ]
+    return out
+
+
+def _comparable(column: str, value: Any) -> Any:
+    """HLL bytes depend on the order ids were added; their register state does not."""
+    if column.endswith("_hll"):
+        return hll_estimate(hll_union([value]))
+    return value
+
+
+async def dirty_counts(conn: Any) -> tuple[int, int]:
+    hours = await conn.fetchval("SELECT count(*) FROM rollup_dirty")
+    days = await conn.fetchval("SELECT count(*) FROM rollup_dirty_day")
+    return hours, days
+
+
+async def redirty_everything(conn: Any) -> None:
+    """Mark every hour that has raw rows dirty again (as if all of it arrived late)."""
+    hours = await conn.fetch(
+        "SELECT DISTINCT project, date_bin('1 hour', started_at, "
+        "TIMESTAMPTZ '2000-01-01 00:00:00+00') AS h FROM agent_runs"
+    )
+    await mark_hours(conn, [(r["project"], hour_of(r["h"])) for r in hours])
