@@ -6,6 +6,7 @@ can read them whatever the terminal width: ``API key: rt_…`` and ``Dashboard: 
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,9 @@ def _state(code: int | None) -> str:
         return "[green]stopped[/]"
     if code == 0:
         return "[green]stopped (exit 0)[/]"
+    if code == -signal.SIGTERM:
+        # Our SIGTERM; uvicorn re-raises it after a graceful shutdown.
+        return "[green]stopped (SIGTERM)[/]"
     if code < 0:
         return f"[red]killed (signal {-code})[/]"
     return f"[red]exit {code}[/]"

@@ -44,6 +44,13 @@ function fmtMs(ms) {
   if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
   return ms.toFixed(0) + " ms";
 }
+function fmtMsAxis(ms) {
+  if (ms >= 864e5) return +(ms / 864e5).toFixed(1) + " d";
+  if (ms >= 36e5) return +(ms / 36e5).toFixed(1) + " h";
+  if (ms >= 60000) return +(ms / 60000).toFixed(1) + " min";
+  if (ms >= 1000) return +(ms / 1000).toFixed(1) + " s";
+  return +ms.toFixed(1) + " ms";
+}
 function fmtPct(x) { return x == null ? "–" : (x * 100).toFixed(1) + "%"; }
 function fmtUsd(x) {
   if (x == null) return "–";
@@ -109,14 +116,15 @@ async function load() {
   const span = to - from;
   const granularity = span > 7 * 86400e3 ? "day" : "hour";
   const base = { from: from.toISOString(), to: to.toISOString(), agent: state.agent, model: state.model };
-  const [summary, series, byAgent, byModel, byError] = await Promise.all([
+  const [summary, series, byAgent, byModel, byError, byUser] = await Promise.all([
     api("/v1/summary", base),
     api("/v1/timeseries", { ...base, granularity }),
     api("/v1/breakdown", { ...base, by: "agent" }),
     api("/v1/breakdown", { ...base, by: "model" }),
     api("/v1/breakdown", { ...base, by: "error_type" }),
+    api("/v1/breakdown", { ...base, by: "user", limit: "10" }),
   ]);
-  return { summary, series, byAgent, byModel, byError, granularity, from, to };
+  return { summary, series, byAgent, byModel, byError, byUser, granularity, from, to };
 }
 
 async function refresh() {
@@ -169,6 +177,7 @@ function render(d) {
   renderTable("table-agent", "agent", d.byAgent.rows, d.summary);
   renderTable("table-model", "model", d.byModel.rows, d.summary);
   renderTable("table-error_type", "error type", d.byError.rows, d.summary);
+  renderTable("table-user", "user", d.byUser.rows, d.summary);
 }
 
 function renderKpis(s) {
@@ -183,12 +192,12 @@ function renderKpis(s) {
   setValue("kpi-p90", "p90 " + fmtMs(lat.p90));
   setValue("kpi-p99", fmtMs(lat.p99), lat.p99);
   setValue("kpi-max", "max " + fmtMs(lat.max));
-  setValue("kpi-tokens", fmtInt(s.tokens.total), s.tokens.total);
-  setValue("kpi-tokens-sub",
-    "in " + fmtCompact(s.tokens.input) + " · out " + fmtCompact(s.tokens.output) +
-    " · cached " + fmtCompact(s.tokens.cache_read));
+  setValue("kpi-tokens", s.tokens.total >= 1e7 ? fmtCompact(s.tokens.total) : fmtInt(s.tokens.total), s.tokens.total);
+  $("kpi-tokens").title = fmtInt(s.tokens.total) + " tokens";
+  setValue("kpi-tokens-sub", "in " + fmtCompact(s.tokens.input) + " · out " + fmtCompact(s.tokens.output));
+  $("kpi-tokens-sub").title = "cache reads " + fmtInt(s.tokens.cache_read) + " · cache writes " + fmtInt(s.tokens.cache_write);
   setValue("kpi-cost", fmtUsd(s.cost_usd), s.cost_usd);
-  setValue("kpi-unpriced", s.unpriced_runs ? fmtInt(s.unpriced_runs) + " runs without a price" : "all runs priced");
+  setValue("kpi-unpriced", s.unpriced_runs ? fmtInt(s.unpriced_runs) + " unpriced runs" : "all runs priced");
   setValue("kpi-users", fmtInt(s.unique_users), s.unique_users);
   setValue("kpi-sessions", fmtInt(s.unique_sessions) + " sessions");
 }
@@ -246,7 +255,7 @@ function renderTable(id, label, rows, summary) {
         el("td", { class: "num" }, fmtMs(r.latency_ms.p50)),
         el("td", { class: "num" }, fmtMs(r.latency_ms.p95)),
         el("td", { class: "num" }, fmtMs(r.latency_ms.p99)),
-        el("td", { class: "num", "data-field": "tokens" }, fmtInt(r.tokens.total)),
+        el("td", { class: "num", "data-field": "tokens", title: fmtInt(r.tokens.total) + " tokens" }, fmtCompact(r.tokens.total)),
         el("td", { class: "num", "data-field": "cost" }, fmtUsd(r.cost_usd)),
       ];
     const tr = el("tr", { "data-key": r.key, "data-runs": String(r.runs), "data-cost": String(r.cost_usd), "data-tokens": String(r.tokens.total) }, keyCell, ...cells);
@@ -304,19 +313,35 @@ function drawChart(host, buckets, series, opts) {
     }
   }
   const top = { left: niceMax(axes.left), right: niceMax(axes.right) };
-  const y = (v, axis) => m.t + h - (h * v) / top[axis || "left"];
+  let y = (v, axis) => m.t + h - (h * v) / top[axis || "left"];
+  let ticks = [0, 1, 2, 3, 4].map((g) => ({ v: (top.left * g) / 4, r: (top.right * g) / 4 }));
+  if (opts.log) {
+    // Latency tails span orders of magnitude: a log axis keeps p50 readable next to p99.
+    // Ticks are time-shaped: 1/10/100 ms, 1 s, 10 s, 1 min, 10 min, 1 h, 1 d.
+    const nice = [1, 10, 100, 1e3, 1e4, 6e4, 6e5, 36e5, 864e5];
+    const positive = series.flatMap((q) => q.values).filter((v) => v > 0);
+    const min = positive.length ? Math.min(...positive) : 1e3;
+    const max = positive.length ? Math.max(...positive) : 1e4;
+    const first = Math.max(0, nice.findLastIndex((c) => c <= min));
+    let last = nice.findIndex((c) => c >= max);
+    if (last < 0) last = nice.length - 1;
+    ticks = nice.slice(first, Math.max(last, first + 1) + 1).map((v) => ({ v }));
+    const lo = Math.log10(ticks[0].v);
+    const hi = Math.log10(ticks[ticks.length - 1].v);
+    y = (v) => m.t + h - (h * (Math.log10(Math.max(v, ticks[0].v)) - lo)) / (hi - lo);
+  }
   const step = w / Math.max(n, 1);
   const x = (i) => m.l + step * i + step / 2;
 
   // grid and left/right axis labels
-  for (let g = 0; g <= 4; g++) {
-    const yy = m.t + h - (h * g) / 4;
+  ticks.forEach((t, g) => {
+    const yy = y(t.v);
     svg.append(s("line", { x1: m.l, x2: m.l + w, y1: yy, y2: yy, class: g ? "grid" : "axis" }));
-    svg.append(s("text", { x: m.l - 6, y: yy + 4, class: "tick", "text-anchor": "end" }, opts.leftFormat((top.left * g) / 4)));
+    svg.append(s("text", { x: m.l - 6, y: yy + 4, class: "tick", "text-anchor": "end" }, opts.leftFormat(t.v)));
     if (opts.rightFormat) {
-      svg.append(s("text", { x: m.l + w + 6, y: yy + 4, class: "tick" }, opts.rightFormat((top.right * g) / 4)));
+      svg.append(s("text", { x: m.l + w + 6, y: yy + 4, class: "tick" }, opts.rightFormat(t.r)));
     }
-  }
+  });
   // x labels: about one per 110 px
   const every = Math.max(1, Math.ceil(n / Math.max(1, Math.floor(w / 110))));
   const spanDays = n ? (buckets[n - 1] - buckets[0]) / 86400e3 : 0;
@@ -377,7 +402,7 @@ function drawCharts() {
     { name: "p50", color: COLORS.p50, kind: "line", values: pts.map((p) => p.latency_ms.p50), format: fmtMs },
     { name: "p95", color: COLORS.p95, kind: "line", values: pts.map((p) => p.latency_ms.p95), format: fmtMs },
     { name: "p99", color: COLORS.p99, kind: "line", values: pts.map((p) => p.latency_ms.p99), format: fmtMs, dash: "4 3" },
-  ], { label: "latency percentiles per bucket", leftFormat: fmtMs, granularity: g });
+  ], { label: "latency percentiles per bucket (log scale)", leftFormat: fmtMsAxis, granularity: g, log: true });
   drawChart($("chart-tokens"), buckets, [
     { name: "input (uncached)", color: COLORS.input, kind: "bar", stack: "tok", values: pts.map((p) => p.tokens.input - p.tokens.cache_read), format: fmtInt },
     { name: "input (cache read)", color: COLORS.cached, kind: "bar", stack: "tok", values: pts.map((p) => p.tokens.cache_read), format: fmtInt },
