@@ -79,7 +79,7 @@ def progress_line(summary: dict[str, Any] | None, fleet: FleetStats | None) -> s
 def print_progress(
     console: Console, summary: dict[str, Any] | None, fleet: FleetStats | None
 ) -> None:
-    console.print(progress_line(summary, fleet), highlight=False)
+    console.print(progress_line(summary, fleet), highlight=False, soft_wrap=True)
 
 
 def _state(code: int | None) -> str:

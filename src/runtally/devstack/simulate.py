@@ -230,8 +230,10 @@ async def run_fleet(
     while not stop.is_set():
         event = make_event(rng, rng.choice(fleet), population, clock(), project)
         try:
-            await publish(event)
+            accepted = await publish(event)
         except Exception:  # a demo fleet outlives a Redis restart; the count shows it
+            accepted = False
+        if accepted is False:  # the Publisher refused it (buffer full or closed)
             stats.failed += 1
         else:
             stats.count(event)
