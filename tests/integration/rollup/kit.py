@@ -8,7 +8,8 @@ the database, and compared with what the rollup tables hold.
 from __future__ import annotations
 
 import math
-import random
+import os
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from runtally.sketch import LatencySketch, hll_estimate, hll_union
 from runtally.store.dirty import mark_hours
@@ -65,43 +68,57 @@ class Run:
         )  # fmt: skip
 
 
-def _maybe(rng: random.Random, p_none: float, value: Any) -> Any:
-    return None if rng.random() < p_none else value
-
-
-def make_run(rng: random.Random, started: datetime, project: str = PROJECT) -> Run:
-    """One run with realistic spreads: lognormal latency, some zeros, nulls and errors."""
-    duration = 0.0 if rng.random() < 0.01 else round(rng.lognormvariate(7.0, 1.2), 3)
-    input_tokens = _maybe(rng, 0.05, rng.randrange(0, 20_000))
-    cache_read = None if input_tokens is None else rng.randrange(0, input_tokens + 1)
-    cost = _maybe(rng, 0.1, Decimal(rng.randrange(0, 10**9)) / Decimal(10**9))
-    return Run(
-        event_id=uuid.UUID(int=rng.getrandbits(128)),
-        project=project,
-        agent=rng.choice(AGENTS),
-        model=rng.choice(MODELS),
-        started_at=started,
-        duration_ms=duration,
-        error_type=rng.choice(ERRORS) if rng.random() < 0.08 else None,
-        input_tokens=input_tokens,
-        output_tokens=_maybe(rng, 0.05, rng.randrange(0, 4_000)),
-        cache_read_tokens=cache_read,
-        cache_write_tokens=_maybe(rng, 0.5, rng.randrange(0, 500)),
-        ttft_ms=_maybe(rng, 0.3, round(rng.uniform(0, 900), 2)),
-        cost_usd=cost,
-        session_id=_maybe(rng, 0.2, f"s{rng.randrange(20_000)}"),
-        user_id=_maybe(rng, 0.1, f"u{rng.randrange(3_000)}"),
-    )
-
-
 def make_runs(n: int, start: datetime, hours: int, seed: int, project: str = PROJECT) -> list[Run]:
-    """``n`` runs with ``started_at`` uniform over ``hours`` hours from ``start``."""
-    rng = random.Random(seed)
-    span = hours * 3600 * 10**6
-    return [
-        make_run(rng, start + timedelta(microseconds=rng.randrange(span)), project)
-        for _ in range(n)
-    ]
+    """``n`` runs with ``started_at`` uniform over ``hours`` hours from ``start``.
+
+    Realistic spreads: lognormal latency with some zeros, 8% errors, missing token
+    counts, 10% unpriced runs, optional users and sessions. Vectorised with numpy.
+    """
+    rng = np.random.default_rng(seed)
+
+    def absent(p: float) -> list[bool]:
+        flags: list[bool] = (rng.random(n) < p).tolist()
+        return flags
+
+    offsets = rng.integers(0, hours * 3600 * 10**6, n).tolist()
+    agents = rng.integers(0, len(AGENTS), n).tolist()
+    models = rng.integers(0, len(MODELS), n).tolist()
+    durations = np.where(rng.random(n) < 0.01, 0.0, np.round(rng.lognormal(7, 1.2, n), 3))
+    errors = np.where(rng.random(n) < 0.08, rng.integers(0, len(ERRORS), n), -1).tolist()
+    inputs = rng.integers(0, 20_000, n)
+    cache_reads = (rng.random(n) * (inputs + 1)).astype(np.int64).tolist()
+    outputs = rng.integers(0, 4_000, n).tolist()
+    cache_writes = rng.integers(0, 500, n).tolist()
+    ttfts = np.round(rng.uniform(0, 900, n), 2).tolist()
+    costs = rng.integers(0, 10**9, n).tolist()
+    sessions = rng.integers(0, 20_000, n).tolist()
+    users = rng.integers(0, 3_000, n).tolist()
+    ids = rng.bytes(16 * n)
+    flags = zip(absent(0.05), absent(0.05), absent(0.5), absent(0.3), absent(0.1),
+                absent(0.2), absent(0.1), strict=True)  # fmt: skip
+    scale = Decimal(10**9)
+    runs = []
+    for i, (no_in, no_out, no_cw, no_ttft, no_cost, no_session, no_user) in enumerate(flags):
+        runs.append(
+            Run(
+                event_id=uuid.UUID(bytes=ids[16 * i : 16 * i + 16]),
+                project=project,
+                agent=AGENTS[agents[i]],
+                model=MODELS[models[i]],
+                started_at=start + timedelta(microseconds=offsets[i]),
+                duration_ms=float(durations[i]),
+                error_type=ERRORS[errors[i]] if errors[i] >= 0 else None,
+                input_tokens=None if no_in else int(inputs[i]),
+                output_tokens=None if no_out else outputs[i],
+                cache_read_tokens=None if no_in else cache_reads[i],
+                cache_write_tokens=None if no_cw else cache_writes[i],
+                ttft_ms=None if no_ttft else ttfts[i],
+                cost_usd=None if no_cost else Decimal(costs[i]) / scale,
+                session_id=None if no_session else f"s{sessions[i]}",
+                user_id=None if no_user else f"u{users[i]}",
+            )
+        )
+    return runs
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -231,3 +248,18 @@ async def redirty_everything(conn: Any) -> None:
         "TIMESTAMPTZ '2000-01-01 00:00:00+00') AS h FROM agent_runs"
     )
     await mark_hours(conn, [(r["project"], hour_of(r["h"])) for r in hours])
+
+
+def cli(*args: str) -> list[str]:
+    """The argv that runs ``runtally <args>`` with this interpreter."""
+    return [sys.executable, "-c", "from runtally.cli import main; main()", *args]
+
+
+def cli_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The environment a ``runtally`` subprocess needs to use this test's servers."""
+    return {
+        **os.environ,
+        "RUNTALLY_DATABASE_URL": settings.database_url,
+        "RUNTALLY_REDIS_URL": settings.redis_url,
+        **extra,
+    }
