@@ -4,9 +4,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format bench schema clean
+.PHONY: setup system-deps demo test lint format bench schema clean
 
-setup: $(VENV)/.installed
+# System binaries first: creating the venv may need python3-venv.
+setup: system-deps $(VENV)/.installed
+
+system-deps:
 	@bash scripts/system-deps.sh
 
 $(VENV)/.installed: pyproject.toml
@@ -15,6 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The demo needs no browser: skip installing Chromium (only the dashboard test uses it).
+demo: export RUNTALLY_SKIP_BROWSER = 1
 demo: setup
 	$(BIN)/runtally dev --demo
 

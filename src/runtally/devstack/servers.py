@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_SEARCH = (
+    "/usr/lib/postgresql/18/bin",
     "/usr/lib/postgresql/17/bin",
     "/usr/lib/postgresql/16/bin",
     "/usr/lib/postgresql/15/bin",
+    "/usr/lib/postgresql/14/bin",  # Ubuntu 22.04
+    "/usr/lib/postgresql/13/bin",
     "/opt/homebrew/opt/postgresql@16/bin",
     "/opt/homebrew/opt/postgresql@15/bin",
     "/usr/local/opt/postgresql@15/bin",
