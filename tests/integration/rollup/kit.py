@@ -25,6 +25,7 @@ from runtally.store.dirty import mark_hours
 
 PROJECT = "acme"
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 AGENTS = ("planner", "coder", "reviewer", "search")
 MODELS = ("gpt-4o", "claude-sonnet", "llama-70b")
 ERRORS = ("timeout", "rate_limit", "tool_error")
