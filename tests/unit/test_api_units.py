@@ -1,0 +1,154 @@
+"""Pure parts of the read API: key format and hashing, cursors, range rules, metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from runtally.api.errors import ApiError
+from runtally.api.keys import PREFIX_LEN, generate_key, hash_key, well_formed
+from runtally.api.metrics import GroupStats, PipelineStats, render
+from runtally.api.params import resolve_range
+from runtally.api.queries import (
+    BadCursor,
+    bucket_count,
+    bucket_starts,
+    decode_cursor,
+    encode_cursor,
+)
+from runtally.config import Settings
+
+NOW = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+
+
+def test_keys_have_the_documented_shape_and_are_stored_as_sha256() -> None:
+    key = generate_key()
+    assert key.startswith("rt_")
+    assert len(key) == 3 + 43
+    assert well_formed(key)
+    assert hash_key(key) == hashlib.sha256(key.encode()).hexdigest()
+    assert key[:PREFIX_LEN] != key
+    assert generate_key() != key
+
+
+@pytest.mark.parametrize(
+    "candidate", ["", "rt_", "rt_short", "xx_" + "a" * 43, "rt_" + "a" * 42, "rt_" + "a" * 42 + "!"]
+)
+def test_malformed_keys(candidate: str) -> None:
+    assert not well_formed(candidate)
+
+
+def test_cursor_round_trip() -> None:
+    started = datetime(2026, 5, 1, 1, 2, 3, 456789, tzinfo=UTC)
+    event_id = uuid.uuid4()
+    cursor = encode_cursor(started, event_id)
+    assert "=" not in cursor
+    assert decode_cursor(cursor) == (started, event_id)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "e30",  # {}
+        "eyJ0IjoiMjAyNi0wNS0wMVQwMTowMjowMyIsImlkIjoiYSJ9",  # bad uuid
+        encode_cursor(datetime(2026, 5, 1), uuid.uuid4()),  # naive time
+        "w6k",  # not UTF-8 JSON
+    ],
+)
+def test_bad_cursors(cursor: str) -> None:
+    with pytest.raises(BadCursor):
+        decode_cursor(cursor)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, (NOW - timedelta(hours=24), NOW)),
+        (NOW - timedelta(hours=2), None, (NOW - timedelta(hours=2), NOW)),
+        (None, NOW - timedelta(hours=1), (NOW - timedelta(hours=25), NOW - timedelta(hours=1))),
+        (NOW - timedelta(days=400), NOW, (NOW - timedelta(days=400), NOW)),
+    ],
+)
+def test_range_defaults(
+    start: datetime | None, end: datetime | None, expected: tuple[datetime, datetime]
+) -> None:
+    assert resolve_range(start, end, Settings(), NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (NOW, NOW, "before"),
+        (NOW + timedelta(hours=1), None, "before"),
+        (NOW - timedelta(days=400, seconds=1), NOW, "400 days"),
+    ],
+)
+def test_range_errors(start: datetime, end: datetime | None, message: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        resolve_range(start, end, Settings(), NOW)
+    assert caught.value.status == 422
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "count"),
+    [
+        (NOW, NOW + timedelta(hours=1), "hour", 2),  # 12:30-13:30 touches two hours
+        (NOW.replace(minute=0), NOW.replace(minute=0) + timedelta(hours=1), "hour", 1),
+        (NOW, NOW + timedelta(days=1), "day", 2),
+        (NOW, NOW + timedelta(minutes=1), "day", 1),
+    ],
+)
+def test_buckets(start: datetime, end: datetime, granularity: str, count: int) -> None:
+    buckets = bucket_starts(start, end, granularity)
+    assert len(buckets) == bucket_count(start, end, granularity) == count
+    assert buckets[0] <= start
+    assert buckets[-1] < end
+
+
+def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def test_metrics_render_every_figure() -> None:
+    stats = PipelineStats(
+        redis_up=True,
+        postgres_up=True,
+        ingested=1234,
+        dead=5,
+        stream_length=40,
+        dead_stream_length=5,
+        groups=[GroupStats("runtally-ingest", consumers=2, pending=7, lag=33)],
+        dirty_hours=3,
+        oldest_dirty_age_s=12.5,
+    )
+    samples = _samples(render(stats))
+    assert samples[("runtally_events_ingested_total", ())] == 1234
+    assert samples[("runtally_events_dead_total", ())] == 5
+    assert samples[("runtally_stream_length", ())] == 40
+    assert samples[("runtally_dead_stream_length", ())] == 5
+    assert samples[("runtally_dirty_hours", ())] == 3
+    assert samples[("runtally_oldest_dirty_hour_age_seconds", ())] == 12.5
+    group = (("group", "runtally-ingest"),)
+    assert samples[("runtally_consumer_group_lag", group)] == 33
+    assert samples[("runtally_consumer_group_pending", group)] == 7
+    assert samples[("runtally_consumer_group_consumers", group)] == 2
+    assert samples[("runtally_backend_up", (("backend", "redis"),))] == 1
+
+
+def test_metrics_when_backends_are_down() -> None:
+    samples = _samples(render(PipelineStats()))
+    assert samples == {
+        ("runtally_backend_up", (("backend", "redis"),)): 0,
+        ("runtally_backend_up", (("backend", "postgres"),)): 0,
+    }
