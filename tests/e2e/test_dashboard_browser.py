@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from runtally.api.keys import create_key
 from runtally.config import Settings
 from runtally.events import RunEvent
-from tests.e2e.conftest import get_json, wait_for
+from tests.e2e.helpers import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 

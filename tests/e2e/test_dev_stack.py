@@ -20,7 +20,7 @@ import pytest
 
 from runtally.devstack.children import CLI
 from runtally.devstack.servers import free_port
-from tests.e2e.conftest import get_json, wait_for
+from tests.e2e.helpers import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 

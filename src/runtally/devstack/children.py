@@ -21,18 +21,19 @@ CLI = [sys.executable, "-c", "from runtally.cli import main; main()"]
 
 @dataclass
 class Child:
-    """One ``runtally <args>`` process with its log file."""
+    """One ``runtally <args>`` process (``command`` + ``args``) with its log file."""
 
     name: str
     args: list[str]
     log_path: Path
+    command: list[str] = field(default_factory=lambda: list(CLI))
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*CLI, *self.args],
+                [*self.command, *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -84,9 +84,10 @@ def stop_stale_redis(port: int, data_dir: Path) -> None:
     """
     client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2)
     try:
-        config: dict[bytes, bytes] = client.config_get("dir")  # type: ignore[assignment]
-        folder = config.get(b"dir")
-        if folder and Path(folder.decode()).resolve() == data_dir.resolve():
+        folder = client.config_get("dir").get("dir")  # type: ignore[union-attr]
+        if isinstance(folder, bytes):
+            folder = folder.decode()
+        if folder and Path(folder).resolve() == data_dir.resolve():
             with contextlib.suppress(redis.ConnectionError):
                 client.shutdown()
     except redis.RedisError:
