@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -118,3 +119,40 @@ async def test_keys_cli_errors_are_one_line(
     assert result.returncode != 0
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_api_command_serves_until_stopped(settings: Settings) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exe = Path(sys.executable).parent / "runtally"
+    env = {
+        **os.environ,
+        "RUNTALLY_DATABASE_URL": settings.database_url,
+        "RUNTALLY_REDIS_URL": settings.redis_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(exe), "api", "--host", "127.0.0.1", "--port", str(port),
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            while True:
+                try:
+                    ready = await http.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert process.returncode is None, "api exited early"
+                    assert asyncio.get_running_loop().time() < deadline, "api did not start"
+                    await asyncio.sleep(0.1)
+            assert ready.status_code == 200
+            assert ready.json()["status"] == "ready"
+    finally:
+        process.terminate()
+        _, err = await asyncio.wait_for(process.communicate(), 15)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM as its exit status.
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert b"Finished server process" in err

@@ -166,3 +166,29 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert {"/v1/summary", "/v1/timeseries", "/v1/breakdown", "/v1/runs"} <= set(schema["paths"])
     assert (await client.get("/docs")).status_code == 200
+
+
+@pytest.mark.parametrize("installed", [True, False])
+async def test_dashboard_route(
+    installed: bool, settings: Settings, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtally.api import app as app_module
+
+    if installed:
+        (tmp_path / "index.html").write_text("<html>dash</html>")
+        (tmp_path / "app.js").write_text("// js")
+    monkeypatch.setattr(app_module, "STATIC", tmp_path)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            index = await client.get("/")
+            script = await client.get("/static/app.js")
+    if installed:
+        assert index.status_code == 200
+        assert index.text == "<html>dash</html>"
+        assert script.text == "// js"
+    else:
+        assert index.status_code == 404
+        assert index.json()["error"] == "not_found"
+        assert script.status_code == 404
