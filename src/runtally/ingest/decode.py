@@ -1,0 +1,61 @@
+"""Decode step: a stream entry becomes a ``RunEvent`` or a ``Rejection`` with its reason.
+
+Pure (the clock is passed in). An entry must have exactly one field, ``data``, holding
+the UTF-8 JSON of one run event (wire format v1) whose ``started_at`` lies in the
+storable window. Anything else is rejected at once with a reason precise enough for a
+publisher to fix its code: rejections are dead-lettered, never retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from runtally.events import InvalidEvent, RunEvent, check_window, parse_event
+from runtally.stream import Entry
+
+MAX_FIELD_LIST = 5
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why an entry can never become a row."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """The storable time window: ``now`` ± allowed skew / raw retention."""
+
+    now: datetime
+    clock_skew_s: float
+    retention_days: int
+
+
+def _field_problem(fields: dict[bytes, bytes]) -> str | None:
+    if list(fields) == [b"data"]:
+        return None
+    names = sorted(k.decode("utf-8", "replace") for k in fields)
+    shown = ", ".join(names[:MAX_FIELD_LIST]) + (", ..." if len(names) > MAX_FIELD_LIST else "")
+    if b"data" not in fields:
+        return f"entry has no 'data' field (fields: {shown or 'none'})"
+    return f"entry must have only the 'data' field, got: {shown}"
+
+
+def decode_entry(entry: Entry, window: Window) -> RunEvent | Rejection:
+    """The run event carried by ``entry``, or why it is not one."""
+    problem = _field_problem(entry.fields)
+    if problem:
+        return Rejection(problem)
+    raw = entry.fields[b"data"]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection(f"data is not UTF-8: {exc.reason} at byte {exc.start}")
+    try:
+        event = parse_event(text)
+    except InvalidEvent as exc:
+        return Rejection(f"invalid event: {exc.reason}")
+    late = check_window(event, window.now, window.clock_skew_s, window.retention_days)
+    return Rejection(late) if late else event

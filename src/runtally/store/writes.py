@@ -1,0 +1,103 @@
+"""The idempotent write path of ingest: one batch of run rows in one transaction.
+
+Measured fastest on this kind of machine: binary COPY into a per-connection TEMP table,
+then ``INSERT INTO agent_runs SELECT ... ON CONFLICT DO NOTHING`` (a redelivered event
+changes nothing), then the dirty markers of the touched (project, hour), all in ONE
+transaction, so a committed row always has its marker and an aborted batch leaves
+neither. Duplicates inside one batch are dropped before COPY (first one wins).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from runtally.events import RunEvent
+from runtally.store.dirty import mark_hours
+
+COLUMNS = (
+    "event_id", "project", "agent", "model", "started_at", "ended_at", "duration_ms",
+    "status", "error_type", "error_message", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "ttft_ms", "cost_usd", "cost_source",
+    "price_version", "trace_id", "session_id", "user_id", "tags", "metadata",
+)  # fmt: skip
+_PROJECT, _STARTED = COLUMNS.index("project"), COLUMNS.index("started_at")
+
+_JSON_COLUMNS = ("tags", "metadata")
+TEMP_TABLE = "runtally_ingest_batch"
+_COLUMN_LIST = ", ".join(COLUMNS)
+# The temp table has agent_runs' columns, but JSON ones as text: binary COPY then needs no
+# jsonb codec, and Postgres parses the text once, in the INSERT (a bad value fails there).
+CREATE_TEMP_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {TEMP_TABLE} ON COMMIT DELETE ROWS AS SELECT "
+    + ", ".join(f"{c}::text AS {c}" if c in _JSON_COLUMNS else c for c in COLUMNS)
+    + " FROM agent_runs WITH NO DATA"
+)
+INSERT_SQL = (
+    f"INSERT INTO agent_runs ({_COLUMN_LIST}) SELECT "
+    + ", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in COLUMNS)
+    + f" FROM {TEMP_TABLE} ON CONFLICT DO NOTHING"
+)
+
+RunRecord = tuple[Any, ...]
+
+
+def run_record(
+    event: RunEvent, cost: Decimal | None, cost_source: str | None, price_version: str | None
+) -> RunRecord:
+    """The ``agent_runs`` row of ``event`` in ``COLUMNS`` order."""
+    return (
+        event.event_id, event.project, event.agent, event.model, event.started_at,
+        event.ended, event.duration, event.status, event.error_type, event.error_message,
+        event.input_tokens, event.output_tokens, event.cache_read_tokens,
+        event.cache_write_tokens, event.time_to_first_token_ms, cost, cost_source,
+        price_version, event.trace_id, event.session_id, event.user_id, _json(event.tags),
+        _json(event.metadata),
+    )  # fmt: skip
+
+
+def _json(value: dict[str, Any] | dict[str, str] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def hour_of(ts: datetime) -> datetime:
+    """The UTC hour that contains ``ts``."""
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def touched_hours(records: Sequence[RunRecord]) -> set[tuple[str, datetime]]:
+    """The (project, UTC hour) pairs the records fall in."""
+    return {(r[_PROJECT], hour_of(r[_STARTED])) for r in records}
+
+
+def dedupe(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """``records`` without repeated event ids (first occurrence kept, order kept)."""
+    seen: dict[Any, RunRecord] = {}
+    for record in records:
+        seen.setdefault(record[0], record)
+    return list(seen.values())
+
+
+def _inserted(status: str) -> int:
+    # asyncpg returns the command tag, e.g. "INSERT 0 1834".
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def insert_runs(conn: Any, records: Sequence[RunRecord]) -> int:
+    """Store ``records`` idempotently in one transaction; returns how many were new.
+
+    ``conn`` is an asyncpg connection with the JSON codecs of ``store.engine``.
+    Raises what asyncpg raises; on any error nothing of the batch is stored.
+    """
+    rows = dedupe(records)
+    if not rows:
+        return 0
+    async with conn.transaction():
+        await conn.execute(CREATE_TEMP_SQL)
+        await conn.copy_records_to_table(TEMP_TABLE, records=rows, columns=COLUMNS)
+        status = await conn.execute(INSERT_SQL)
+        await mark_hours(conn, touched_hours(rows))
+    return _inserted(status)

@@ -1,0 +1,239 @@
+"""The Redis edge of ingest: one consumer of one group on the run-event stream.
+
+Everything the ingest worker asks of Redis goes through ``EventStream``, so the
+at-least-once rules live in one place:
+
+* an entry is acknowledged only through ``ack`` (after its rows committed) or
+  ``dead_letter`` (after its dead-letter copy is written, in the same MULTI);
+* entries of dead consumers come back through ``claim_idle`` with their delivery count;
+* ``trim`` removes only entries every group has acknowledged.
+
+Entry payloads are kept as bytes (the client must not decode responses), so a dead
+letter preserves exactly what the publisher sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from runtally.config import Settings
+
+# XAUTOCLAIM scans the PEL in pages; one claim pass stops after this many pages so a huge
+# backlog of idle entries is taken over batch by batch, not all at once.
+CLAIM_PAGES = 4
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry as delivered to this consumer.
+
+    ``deliveries`` is how many times the group has delivered it (1 for a first read).
+    """
+
+    id: str
+    fields: dict[bytes, bytes]
+    deliveries: int = 1
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An entry given up on, with the reason written next to its original payload."""
+
+    entry: Entry
+    reason: str
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def next_id(stream_id: str) -> str:
+    """The smallest stream id greater than ``stream_id`` (``"5-3"`` → ``"5-4"``)."""
+    ms, _, seq = stream_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def id_key(stream_id: str) -> tuple[int, int]:
+    """Sort key of a stream id (ids compare numerically, not as text)."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def dead_fields(letter: DeadLetter, consumer: str, now: datetime) -> dict[bytes, bytes]:
+    """Fields of the dead-letter entry: original payload (bytes as sent), reason, origin.
+
+    ``data`` is the original ``data`` field when there was one; any other original field
+    ``k`` is kept as ``orig:k`` so nothing the publisher sent is lost.
+    """
+    fields: dict[bytes, bytes] = {}
+    for key, value in letter.entry.fields.items():
+        fields[key if key == b"data" else b"orig:" + key] = value
+    fields.update(
+        {
+            b"reason": letter.reason.encode(),
+            b"source_id": letter.entry.id.encode(),
+            b"deliveries": str(letter.entry.deliveries).encode(),
+            b"dead_at": now.isoformat().encode(),
+            b"consumer": consumer.encode(),
+        }
+    )
+    return fields
+
+
+class EventStream:
+    """The run-event stream seen by one consumer (``settings.consumer``) of the group.
+
+    ``client`` is a ``redis.asyncio.Redis`` created with ``decode_responses=False``.
+    """
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        self.stream = settings.stream
+        self.dead_stream = settings.dead_stream
+        self.group = settings.group
+        self.consumer = settings.consumer
+        self.stats_key = settings.stats_key
+
+    async def ensure_group(self) -> bool:
+        """Create the consumer group (and the stream) unless it exists; True if created.
+
+        A new group starts at ``0`` so entries published before the first worker ran are
+        ingested too.
+        """
+        try:
+            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise
+        return True
+
+    async def read(self, count: int, block_ms: int | None) -> list[Entry]:
+        """Up to ``count`` never-delivered entries, waiting at most ``block_ms`` for one."""
+        reply = await self.client.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        if not reply:
+            return []
+        return [Entry(_text(i), f or {}) for i, f in reply[0][1]]
+
+    async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
+        """Take over entries idle for ``min_idle_ms`` (any consumer's, ours included).
+
+        Claiming counts as a delivery; each entry carries its delivery count from
+        XPENDING so the caller can give up on entries that keep failing.
+        """
+        claimed: list[tuple[str, dict[bytes, bytes]]] = []
+        cursor = "0-0"
+        for _ in range(CLAIM_PAGES):
+            reply = await self.client.xautoclaim(
+                self.stream, self.group, self.consumer, min_idle_ms, cursor, count=count
+            )
+            cursor = _text(reply[0])
+            # Entries deleted from the stream come back as None (and leave the PEL).
+            claimed += [(_text(i), f or {}) for i, f in reply[1] if f is not None]
+            if cursor == "0-0" or len(claimed) >= count:
+                break
+        if not claimed:
+            return []
+        counts = await self._delivery_counts([i for i, _ in claimed])
+        return [Entry(i, f, counts.get(i, 1)) for i, f in claimed]
+
+    async def _delivery_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        ordered = sorted(ids, key=id_key)
+        rows = await self.client.xpending_range(
+            self.stream,
+            self.group,
+            min=ordered[0],
+            max=ordered[-1],
+            count=len(ordered) * 2 + 10,
+            consumername=self.consumer,
+        )
+        wanted = set(ids)
+        return {
+            _text(r["message_id"]): int(r["times_delivered"])
+            for r in rows
+            if _text(r["message_id"]) in wanted
+        }
+
+    async def touch(self, ids: Sequence[str]) -> None:
+        """Reset the idle time of our pending ``ids`` without counting a delivery.
+
+        Called while a batch waits for Postgres, so other consumers do not take over
+        entries this one still holds (XCLAIM JUSTID leaves the delivery count alone).
+        """
+        if ids:
+            await self.client.xclaim(
+                self.stream, self.group, self.consumer, 0, list(ids), justid=True
+            )
+
+    async def ack(self, ids: Sequence[str], stored: int) -> int:
+        """XACK ``ids`` and add ``stored`` to the ``ingested`` counter, atomically."""
+        if not ids:
+            return 0
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xack(self.stream, self.group, *ids)
+        if stored:
+            pipe.hincrby(self.stats_key, "ingested", stored)
+        result = await pipe.execute()
+        return int(result[0])
+
+    async def dead_letter(self, letters: Sequence[DeadLetter], now: datetime) -> None:
+        """Copy each entry to the dead stream and XACK it, in one MULTI."""
+        if not letters:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for letter in letters:
+            pipe.xadd(self.dead_stream, dead_fields(letter, self.consumer, now))
+        pipe.xack(self.stream, self.group, *(letter.entry.id for letter in letters))
+        pipe.hincrby(self.stats_key, "dead", len(letters))
+        await pipe.execute()
+
+    async def safe_trim_id(self) -> str | None:
+        """The smallest id some group has not acknowledged yet (None: trim nothing).
+
+        Per group that is its oldest pending entry, else the id after its last-delivered
+        id. Read last-delivered first: pending ids only shrink below it meanwhile.
+        """
+        try:
+            groups = await self.client.xinfo_groups(self.stream)
+        except ResponseError:
+            return None  # no stream yet
+        if not groups:
+            return None
+        bounds: list[str] = []
+        for info in groups:
+            name = info["name"]
+            bound = next_id(_text(info["last-delivered-id"]))
+            if int(info["pending"]):
+                summary = await self.client.xpending(self.stream, name)
+                if summary["pending"]:
+                    bound = min(bound, _text(summary["min"]), key=id_key)
+            bounds.append(bound)
+        return min(bounds, key=id_key)
+
+    async def trim(self) -> int:
+        """Remove entries below what every group has acknowledged; returns how many."""
+        boundary = await self.safe_trim_id()
+        if boundary is None:
+            return 0
+        removed: int = await self.client.xtrim(self.stream, minid=boundary, approximate=False)
+        return removed
+
+    async def lag(self) -> tuple[int | None, int]:
+        """(entries not yet delivered to our group or None, entries pending in it)."""
+        for info in await self.client.xinfo_groups(self.stream):
+            if _text(info["name"]) == self.group:
+                lag = info.get("lag")
+                return (None if lag is None else int(lag)), int(info["pending"])
+        return None, 0
+
+
+def entry_ids(entries: Iterable[Entry]) -> list[str]:
+    """The ids of ``entries``, in order."""
+    return [e.id for e in entries]
