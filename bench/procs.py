@@ -114,11 +114,13 @@ async def wait_acked(
     timeout: float,
     procs: Sequence[subprocess.Popen[bytes]] = (),
     interval: float = 0.01,
+    stall_s: float = 30.0,
 ) -> list[tuple[float, int]]:
-    """Sample (monotonic time, acked) until ``total`` are acked; stops at ``timeout``
-    or when every process in ``procs`` has exited."""
+    """Sample (monotonic time, acked) until ``total`` are acked; stops at ``timeout``,
+    after ``stall_s`` without progress, or when every process in ``procs`` has exited."""
     samples: list[tuple[float, int]] = []
     deadline = time.monotonic() + timeout
+    progress_at, last = time.monotonic(), -1
     while time.monotonic() < deadline:
         done = await acked(client, stream, group)
         now = time.monotonic()
@@ -126,6 +128,10 @@ async def wait_acked(
             samples.append((now, done))
             if done >= total:
                 break
+            if done != last:
+                progress_at, last = now, done
+        if now - progress_at > stall_s:
+            break
         if procs and all(p.poll() is not None for p in procs):
             break
         await asyncio.sleep(interval)
