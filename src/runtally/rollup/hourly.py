@@ -3,7 +3,8 @@
 Each hour is rolled in its own short transaction that never blocks ingest:
 
 1. ``pg_try_advisory_xact_lock`` on the hour; if another scheduler holds it, skip.
-2. Read the marker's ``seq`` (gone: someone else already rolled it; skip).
+2. Read the marker's ``seq`` (gone: someone else already rolled it; skip), after taking
+   the partition lock shared (a partition being created moves rows; wait for it).
 3. Aggregate the hour's raw rows (``aggregate_raw``), replace its ``rollup_hourly`` rows.
 4. Mark the hour's UTC day dirty for the daily rollup.
 5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
@@ -30,6 +31,8 @@ from runtally.store.aggregate import RawFilter, aggregate_raw
 from runtally.store.dirty import mark_days
 
 TABLE = "rollup_hourly"
+# The lock ``store.partitions.create_partition`` holds (exclusively) while it works.
+PARTITION_LOCK = "runtally:partitions"
 
 
 async def dirty_hours(
@@ -58,6 +61,9 @@ async def roll_hour(conn: Any, project: str, hour: datetime) -> tuple[Outcome, i
         )
         if not locked:
             return Outcome.SKIPPED, 0
+        # Wait out a partition being created: it moves rows out of the default partition
+        # and attaches the new one, and a scan planned meanwhile could miss those rows.
+        await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", PARTITION_LOCK)
         seq = await conn.fetchval(
             "SELECT seq FROM rollup_dirty WHERE project = $1 AND hour = $2", project, hour
         )

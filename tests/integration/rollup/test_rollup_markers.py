@@ -13,6 +13,7 @@ from runtally.rollup.daily import roll_day
 from runtally.rollup.hourly import roll_hour
 from runtally.rollup.rows import lock_key
 from runtally.rollup.stats import Outcome
+from runtally.store import partitions
 from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
@@ -90,3 +91,20 @@ async def test_a_day_waits_for_its_dirty_hours(pool: Any) -> None:
         assert written > 0
         assert await kit.dirty_counts(conn) == (0, 0)
         await kit.assert_table_matches(conn, "rollup_daily", runs, "day")
+
+
+async def test_an_hour_rollup_waits_for_a_partition_being_created(pool: Any) -> None:
+    runs = kit.make_runs(500, HOUR, 1, seed=25)
+    async with pool.acquire() as roller, pool.acquire() as ddl, pool.acquire() as watch:
+        await kit.insert_runs(roller, runs)  # no partition yet: rows sit in the default one
+        tx = ddl.transaction()
+        await tx.start()
+        # What create_partition holds while it moves the day's rows and attaches.
+        await ddl.execute("SELECT pg_advisory_xact_lock(hashtext('runtally:partitions'))")
+        rolling = asyncio.create_task(roll_hour(roller, kit.PROJECT, HOUR))
+        await _wait_until_blocked(watch)
+        await partitions.create_partition(ddl, HOUR.date())
+        await tx.commit()
+        assert (await rolling)[0] is Outcome.CLEARED
+        assert await watch.fetchval("SELECT count(*) FROM agent_runs_default") == 0
+        await kit.assert_table_matches(watch, "rollup_hourly", runs, "hour")
