@@ -120,7 +120,7 @@ class EventStream:
         )
         if not reply:
             return []
-        return [Entry(_text(i), f or {}) for i, f in reply[0][1]]
+        return [Entry(i.decode(), f or {}) for i, f in reply[0][1]]
 
     async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries idle for ``min_idle_ms`` (any consumer's, ours included).

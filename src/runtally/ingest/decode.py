@@ -8,8 +8,8 @@ publisher to fix its code: rejections are dead-lettered, never retried.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from runtally.events import InvalidEvent, RunEvent, check_window, parse_event
 from runtally.stream import Entry
@@ -31,6 +31,19 @@ class Window:
     now: datetime
     clock_skew_s: float
     retention_days: int
+    # Bounds computed once per batch; ``check_window`` is only asked to word the reason.
+    earliest: datetime = field(init=False)
+    latest: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "earliest", self.now - timedelta(days=self.retention_days))
+        object.__setattr__(self, "latest", self.now + timedelta(seconds=self.clock_skew_s))
+
+    def rejects(self, event: RunEvent) -> str | None:
+        """Why ``event`` is outside the window (``events.check_window``), else None."""
+        if self.earliest <= event.started_at <= self.latest:
+            return None
+        return check_window(event, self.now, self.clock_skew_s, self.retention_days)
 
 
 def _field_problem(fields: dict[bytes, bytes]) -> str | None:
@@ -57,5 +70,5 @@ def decode_entry(entry: Entry, window: Window) -> RunEvent | Rejection:
         event = parse_event(text)
     except InvalidEvent as exc:
         return Rejection(f"invalid event: {exc.reason}")
-    late = check_window(event, window.now, window.clock_skew_s, window.retention_days)
+    late = window.rejects(event)
     return Rejection(late) if late else event

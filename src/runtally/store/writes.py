@@ -60,7 +60,8 @@ def run_record(
 
 
 def _json(value: dict[str, Any] | dict[str, str] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    # Default arguments: json reuses its cached C encoder (custom separators would not).
+    return None if value is None else json.dumps(value)
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -70,7 +71,9 @@ def hour_of(ts: datetime) -> datetime:
 
 def touched_hours(records: Sequence[RunRecord]) -> set[tuple[str, datetime]]:
     """The (project, UTC hour) pairs the records fall in."""
-    return {(r[_PROJECT], hour_of(r[_STARTED])) for r in records}
+    # Through epoch hours: a set of ints is far cheaper per row than datetime arithmetic.
+    hours = {(r[_PROJECT], int(r[_STARTED].timestamp() // 3600)) for r in records}
+    return {(p, datetime.fromtimestamp(h * 3600, UTC)) for p, h in hours}
 
 
 def dedupe(records: Sequence[RunRecord]) -> list[RunRecord]:
