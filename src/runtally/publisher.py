@@ -128,6 +128,7 @@ class Publisher:
         backoff_max_s: float = 5.0,
         marker_ttl_s: int = 86_400,
         socket_timeout_s: float = 10.0,
+        linger_s: float = 0.002,
     ) -> None:
         if max_buffer < 1 or batch_size < 1:
             raise ValueError("max_buffer and batch_size must be >= 1")
@@ -148,6 +149,7 @@ class Publisher:
         self.on_full: OnFull = on_full
         self.block_timeout_s = block_timeout_s
         self.raise_on_error = raise_on_error
+        self.linger_s = linger_s
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._marker_ttl_s = marker_ttl_s
         # The buffer is shared with other threads (SyncPublisher, track() in threads).
@@ -376,6 +378,9 @@ class Publisher:
             self._wake.clear()
             if not self._take_batch():
                 await self._wake.wait()
+                if self.linger_s:
+                    # Let a burst gather into one batch instead of a wake-up per event.
+                    await asyncio.sleep(self.linger_s)
                 continue
             try:
                 await self._send_batch()
