@@ -1,8 +1,9 @@
 """Synthetic run events for the read-API tests, their storage, and ground truth.
 
-Events are stored the way ingest stores them: idempotently on (event_id, started_at),
-with the touched hours marked dirty in the same transaction. Ground truth is computed
-from the generated events alone, with Python ``Decimal`` sums and numpy percentiles.
+Events are stored through ingest's write path (``store.writes.insert_runs``): idempotently
+on (event_id, started_at), touched hours marked dirty in the same transaction. Ground truth
+is computed from the generated events alone, with Python ``Decimal`` sums and numpy
+percentiles.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from runtally.api.planner import HOUR, floor_to
 from runtally.store import partitions
-from runtally.store.dirty import mark_hours
+from runtally.store.writes import COLUMNS, RunRecord, insert_runs
 
 AGENTS = ("planner", "coder", "reviewer", "search", "triage")
 MODELS = ("gpt-4o", "claude-sonnet", "llama-70b")
@@ -86,34 +86,29 @@ def generate(
     return out
 
 
-INSERT_SQL = """
-INSERT INTO agent_runs (event_id, project, agent, model, started_at, ended_at, duration_ms,
-    status, error_type, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-    cost_usd, cost_source, user_id, session_id, trace_id)
-SELECT e, p, a, m, s, s + d * interval '1 millisecond', d, st, et, it, ot, cr, cw, c,
-       CASE WHEN c IS NULL THEN NULL ELSE 'event' END, u, se, t
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-            $6::float8[], $7::text[], $8::text[], $9::int8[], $10::int8[], $11::int8[],
-            $12::int8[], $13::numeric[], $14::text[], $15::text[], $16::text[])
-     AS x(e, p, a, m, s, d, st, et, it, ot, cr, cw, c, u, se, t)
-ON CONFLICT DO NOTHING
-"""
-_FIELDS = (
-    "event_id", "project", "agent", "model", "started_at", "duration_ms", "status",
-    "error_type", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-    "cost_usd", "user_id", "session_id", "trace_id",
-)  # fmt: skip
+def record(e: Ev) -> RunRecord:
+    """The ``agent_runs`` row of ``e`` in ``store.writes.COLUMNS`` order."""
+    ended = e.started_at + timedelta(milliseconds=e.duration_ms)
+    values = {
+        **e.__dict__,
+        "ended_at": ended,
+        "cost_source": None if e.cost_usd is None else "event",
+        "error_message": None,
+        "ttft_ms": None,
+        "price_version": None,
+        "tags": None,
+        "metadata": None,
+    }
+    return tuple(values[column] for column in COLUMNS)
 
 
-async def store(pool: Any, events: Sequence[Ev]) -> None:
-    """Store idempotently and mark touched hours dirty, in one transaction (as ingest)."""
+async def store(pool: Any, events: Sequence[Ev]) -> int:
+    """Store through ingest's write path (idempotent rows and dirty markers in one
+    transaction); returns how many runs were new."""
     days = {e.started_at.date() for e in events}
     async with pool.acquire() as conn:
         await partitions.ensure_partitions(conn, min(days), max(days))
-        async with conn.transaction():
-            columns = [[getattr(e, f) for e in events] for f in _FIELDS]
-            await conn.execute(INSERT_SQL, *columns)
-            await mark_hours(conn, {(e.project, floor_to(e.started_at, HOUR)) for e in events})
+        return await insert_runs(conn, [record(e) for e in events])
 
 
 # --- ground truth

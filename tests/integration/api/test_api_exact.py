@@ -45,8 +45,8 @@ async def roll_all(pool: Any) -> None:
 
 async def seed(pool: Any) -> list[Ev]:
     events = generate(20_000, BASE, SPAN, seed=7)
-    await store(pool, events)
-    await store(pool, events[::17])  # redelivered duplicates change nothing
+    assert await store(pool, events) == len(events)
+    assert await store(pool, events[::17]) == 0  # redelivered duplicates change nothing
     await store(pool, generate(500, BASE, SPAN, seed=8, project="other"))
     return events
 
