@@ -168,3 +168,18 @@ def test_stream_entries_match_plain_xadd_shape(redis_url: str) -> None:
         client.close()
     assert [sorted(fields) for _, fields in entries] == [[b"data"], [b"data"]]
     assert [parse_event(f[b"data"]).agent for _, f in entries] == ["a", "b"]
+
+
+async def test_sync_publisher_from_async_code(redis_url: str) -> None:
+    """async with track() on a SyncPublisher never blocks the caller's loop."""
+    publisher = SyncPublisher(redis_url, max_buffer=10)
+    try:
+        for i in range(100):  # 10x the bound: apublish waits in a worker thread for room
+            async with track("async-agent", "m", publisher=publisher) as run:
+                run.usage(output_tokens=i)
+        assert publisher.flush(30)
+    finally:
+        publisher.close()
+    assert publisher.dropped == 0
+    events = [parse_event(p) for p in all_payloads(redis_url)]
+    assert [e.output_tokens for e in events] == list(range(100))
