@@ -8,6 +8,8 @@ never see each other's data. Fault tests that restart servers start their own.
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,29 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"), appendonly=False)
+def server_root() -> Iterator[Path]:
+    """A folder for server data outside pytest's tmp root.
+
+    pytest keeps ``/tmp/pytest-of-<user>`` at mode 0700 (and resets it when another
+    session starts), which the ``postgres`` OS user cannot enter when we run as root.
+    """
+    root = Path(tempfile.mkdtemp(prefix="runtally-tests-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(server_root: Path) -> Iterator[RedisServer]:
+    server = RedisServer(server_root / "redis", appendonly=False)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path_factory.mktemp("pg"), durable=False)
+def pg_server(server_root: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(server_root / "pg", durable=False)
     server.start()
     server.psql(f'CREATE DATABASE "{TEMPLATE}"')
     upgrade(Settings(database_url=server.dsn(TEMPLATE)))
