@@ -1,0 +1,116 @@
+"""Latency sketch and HLL: bucket keys, quantile accuracy after merging, round trips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ddsketch.mapping import LogarithmicMapping
+
+from runtally import sketch
+from runtally.sketch import LatencySketch, hll_estimate, hll_from_values, hll_union
+
+
+def sql_form(x: float) -> int:
+    """``sketch.SQL_KEY`` evaluated with the same float operations Postgres uses."""
+    return math.ceil(math.log(x) / math.log(2.0) * sketch.MULTIPLIER)
+
+
+def boundary_values() -> list[float]:
+    """Bucket boundaries gamma^k, their float neighbours, and ordinary values."""
+    mapping = LogarithmicMapping(0.01)
+    values = [1e-6, 0.001, 0.5, 1.0, 1.5, 2.0, 3.0, 10.0, 123.456, 1e3, 6e4, 3.6e6, 1e9]
+    for k in range(-400, 1500, 7):
+        edge = mapping._pow_gamma(k)
+        values += [edge, math.nextafter(edge, 0.0), math.nextafter(edge, math.inf)]
+    return values
+
+
+BOUNDARIES = boundary_values()
+
+
+def test_multiplier_is_ddsketchs() -> None:
+    assert LogarithmicMapping(0.01)._multiplier == sketch.MULTIPLIER
+
+
+@pytest.mark.parametrize("x", BOUNDARIES[:: max(1, len(BOUNDARIES) // 120)])
+def test_key_matches_ddsketch_and_the_sql_form(x: float) -> None:
+    expected = LogarithmicMapping(0.01).key(x)
+    assert sketch.bucket_key(x) == expected
+    assert sql_form(x) == expected
+
+
+def test_every_boundary_and_neighbour_agrees() -> None:
+    mapping = LogarithmicMapping(0.01)
+    mismatched = [
+        x for x in BOUNDARIES if not mapping.key(x) == sketch.bucket_key(x) == sql_form(x)
+    ]
+    assert mismatched == []
+
+
+def test_bucket_value_is_within_one_percent_of_its_members() -> None:
+    for x in BOUNDARIES:
+        assert abs(sketch.bucket_value(sketch.bucket_key(x)) - x) <= 0.01 * x * (1 + 1e-12)
+
+
+def test_merged_quantiles_of_a_million_lognormal_durations_are_within_one_percent() -> None:
+    rng = np.random.default_rng(7)
+    durations = rng.lognormal(mean=6.0, sigma=1.1, size=1_000_000)
+    parts = [LatencySketch.from_values(part.tolist()) for part in np.array_split(durations, 24)]
+    merged = LatencySketch()
+    for part in parts:
+        merged.merge(part)
+    assert merged.count == durations.size
+    for q in (0.5, 0.75, 0.9, 0.95, 0.99):
+        exact = float(np.quantile(durations, q, method="lower"))  # value at rank q*(n-1)
+        got = merged.quantile(q)
+        assert got is not None
+        assert abs(got - exact) / exact <= 0.01, q
+
+
+def test_quantiles_with_zeros_clamping_and_empty() -> None:
+    assert LatencySketch().quantile(0.5) is None
+    mixed = LatencySketch.from_values([0.0] * 6 + [100.0] * 4)
+    assert mixed.quantile(0.5) == 0.0
+    assert mixed.quantile(0.99) == pytest.approx(100.0, rel=0.01)
+    assert mixed.quantiles(0.0, 99.0)["p99"] == 99.0  # clamped to the exact max
+    clamped = LatencySketch.from_values([100.0]).quantiles(low=100.0, high=100.0)
+    assert set(clamped.values()) == {100.0}
+    with pytest.raises(ValueError):
+        mixed.add(-1.0)
+    with pytest.raises(ValueError):
+        mixed.quantile(1.5)
+
+
+def test_latency_sketch_round_trips_through_arrays() -> None:
+    original = LatencySketch.from_values([0.0, 0.0, 1.0, 2.5, 2.5, 1e4, 3.3e6])
+    zero, keys, counts = original.to_arrays()
+    assert keys == sorted(keys)
+    assert LatencySketch.from_arrays(zero, keys, counts) == original
+
+
+def test_hll_of_merged_parts_is_within_three_percent() -> None:
+    rng = np.random.default_rng(8)
+    distinct = 100_000
+    ids = [f"user-{i}" for i in range(distinct)]
+    # Each id lands in one to three of 24 parts, so the parts overlap as hours do.
+    parts: list[list[str]] = [[] for _ in range(24)]
+    for user, copies in zip(ids, rng.integers(1, 4, distinct).tolist(), strict=True):
+        for part in rng.choice(24, size=copies, replace=False).tolist():
+            parts[part].append(user)
+    union = hll_union(hll_from_values(part) for part in parts)
+    assert abs(hll_estimate(union) - distinct) / distinct <= 0.03
+
+
+def test_hll_round_trips_and_empties() -> None:
+    blob = hll_from_values(f"s{i}" for i in range(500))
+    assert blob is not None
+    assert hll_estimate(blob) == hll_estimate(hll_union([blob]))
+    assert abs(hll_estimate(blob) - 500) <= 15
+    assert hll_from_values([]) is None
+    assert hll_union([None, None]) is None
+    assert hll_estimate(None) == 0
+    # A union of a sketch with itself (and empties) counts the same set.
+    assert hll_estimate(hll_union([blob, None, blob])) == hll_estimate(hll_union([blob, blob]))
+    assert abs(hll_estimate(hll_union([blob, blob])) - 500) <= 15
