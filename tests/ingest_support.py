@@ -134,3 +134,45 @@ def malformed_corpus(now: datetime) -> list[tuple[dict[bytes, bytes], str]]:
         (with_(started_at=far_future), "in the future"),
         (with_(started_at=too_old), "older than raw retention"),
     ]
+
+
+def ingest_env(settings: Any, **extra: str) -> dict[str, str]:
+    """Environment of a ``runtally ingest`` child on this test's servers, fast timings."""
+    from runtally.devstack.children import child_env
+
+    env = child_env(
+        {
+            "RUNTALLY_REDIS_URL": settings.redis_url,
+            "RUNTALLY_DATABASE_URL": settings.database_url,
+            "RUNTALLY_BATCH_TIMEOUT_MS": "20",
+            "RUNTALLY_CLAIM_IDLE_MS": "1000",
+            "RUNTALLY_CLAIM_INTERVAL_S": "0.3",
+            "RUNTALLY_RETRY_BACKOFF_MAX_S": "0.5",
+            "RUNTALLY_TRIM_INTERVAL_S": "1",
+            "RUNTALLY_SHUTDOWN_GRACE_S": "10",
+            **extra,
+        }
+    )
+    env.pop("RUNTALLY_CONSUMER", None)  # each process names itself host-pid
+    return env
+
+
+async def group_state(client: Any, settings: Any) -> tuple[int, int]:
+    """(entries pending in the group, entries never delivered to it)."""
+    for info in await client.xinfo_groups(settings.stream):
+        if info["name"] in (settings.group, settings.group.encode()):
+            return int(info["pending"]), int(info.get("lag") or 0)
+    return 0, 0
+
+
+async def row_count(pool: Any) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM agent_runs"))
+
+
+async def assert_exactly(pool: Any, events: Iterable[dict[str, Any]]) -> None:
+    """Stored rows are exactly ``events``: each event id once, nothing else."""
+    rows = await pool.fetch("SELECT event_id FROM agent_runs")
+    stored = [str(r["event_id"]) for r in rows]
+    expected = {e["event_id"] for e in events}
+    assert len(stored) == len(set(stored)), "duplicate rows"
+    assert set(stored) == expected
