@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from runtally.config import Settings
 from runtally.devstack.children import Child, stop_all
@@ -76,7 +79,32 @@ async def test_two_processes_store_every_event_once_and_dead_letter_the_malforme
     assert set(codes.values()) == {0}, "SIGTERM must drain and exit 0"
 
 
-async def test_sigkill_during_a_stream_loses_and_duplicates_nothing(
+async def consumer_pending(client: aioredis.Redis, settings: Settings, name: str) -> int:
+    try:
+        consumers = await client.xinfo_consumers(settings.stream, settings.group)
+    except ResponseError:  # no stream or group yet
+        return 0
+    for info in consumers:
+        if info["name"] in (name, name.encode()):
+            return int(info["pending"])
+    return 0
+
+
+async def publish_slowly(
+    client: aioredis.Redis,
+    settings: Settings,
+    events: list[dict[str, Any]],
+    kills_done: asyncio.Event,
+) -> None:
+    """Publish in chunks, slowly until the kills are done, then the rest at once."""
+    for start in range(0, len(events), 1000):
+        chunk = events[start : start + 1000]
+        await xadd_all(client, settings.stream, [{"data": payload(e)} for e in chunk])
+        if not kills_done.is_set():
+            await asyncio.sleep(0.3)
+
+
+async def test_sigkill_mid_batch_loses_and_duplicates_nothing(
     settings: Settings, redis_client: aioredis.Redis, pool: Any, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
@@ -85,27 +113,34 @@ async def test_sigkill_during_a_stream_loses_and_duplicates_nothing(
     env = ingest_env(settings, RUNTALLY_MAX_DELIVERIES="100")
     steady, victim = children(tmp_path, 2)
     steady.start(env)
-    victim.start(env)
-    rng = random.Random(11)
-    kills = 0
+    kills_done = asyncio.Event()
+    publisher = asyncio.create_task(publish_slowly(redis_client, settings, events, kills_done))
+    killed_pending: list[int] = []
     try:
-        for start in range(0, len(events), 4000):
-            chunk = events[start : start + 4000]
-            await xadd_all(redis_client, settings.stream, [{"data": payload(e)} for e in chunk])
-            await asyncio.sleep(rng.uniform(0.2, 0.9))
-            if start % 8000 == 0:
-                victim.kill()  # SIGKILL: no drain, no cleanup
-                assert victim.process is not None
-                victim.process.wait()
-                kills += 1
-                victim.start(env)
+        for _ in range(5):
+            victim.start(env)
+            name = f"{socket.gethostname()}-{victim.pid}"
+            # Kill it while it holds entries it has read but not acknowledged.
+            pending = await wait_until(
+                partial(consumer_pending, redis_client, settings, name), 30, "a batch in hand", 0.01
+            )
+            victim.kill()  # SIGKILL: no drain, no cleanup
+            assert victim.process is not None
+            victim.process.wait()
+            killed_pending.append(pending)
+        kills_done.set()
+        victim.start(env)
+        await publisher
         await wait_until(
             lambda: drained(redis_client, settings, pool, len(events)), 90, "40,000 rows"
         )
         await assert_exactly(pool, events)
         assert await redis_client.xlen(settings.dead_stream) == 0
-        assert kills == 5
+        assert len(killed_pending) == 5
+        assert min(killed_pending) > 0
     finally:
+        kills_done.set()
+        await publisher
         codes = stop_all([steady, victim], 20)
         for w in (steady, victim):
             print(f"--- {w.name} (exit {codes[w.name]}):\n{w.log_tail(10)}")
