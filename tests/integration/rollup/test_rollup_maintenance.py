@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from runtally.config import Settings
-from runtally.rollup import maintenance
+from runtally.rollup import jobs, maintenance
 from runtally.rollup.jobs import roll_pending
 from runtally.rollup.rows import lock_key
 from runtally.store import partitions
@@ -99,3 +99,21 @@ async def test_dead_letters_older_than_retention_are_trimmed(
     assert removed == 3
     kept = await redis_client.xrange(settings.dead_stream)
     assert [fields[b"reason"] for _, fields in kept] == [b"13", b"1"]
+
+
+async def test_job_bodies_run_with_an_arq_like_context(
+    pool: Any, settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    runs = kit.make_runs(1_000, datetime(2026, 11, 23, 5, tzinfo=UTC), 3, seed=45)
+    async with pool.acquire() as conn:
+        await kit.insert_runs(conn, runs)
+    old_id = f"{int((NOW - timedelta(days=30)).timestamp() * 1000)}-0"
+    await redis_client.xadd(settings.dead_stream, {"reason": "old"}, id=old_id)
+    ctx = {"settings": settings, "pool": pool, "redis": redis_client, "clock": lambda: NOW}
+    created = await jobs.job_partitions(ctx)
+    assert "2026-11-23" in created
+    assert (await jobs.job_roll_hours(ctx))["cleared"] == 3
+    assert (await jobs.job_roll_days(ctx))["cleared"] == 1
+    assert await jobs.job_retention(ctx) == {"dropped": [], "postponed": 0, "trimmed": 1}
+    async with pool.acquire() as conn:
+        await kit.assert_table_matches(conn, "rollup_daily", runs, "day")
