@@ -63,6 +63,20 @@ def start_dev(data_dir: Path, api_port: int, *extra: str) -> tuple[subprocess.Po
     return process, Output(process)
 
 
+def wait_key(process: subprocess.Popen[str], output: Output, timeout: float) -> str:
+    """The printed API key; fails at once (with the output) if the process exits first."""
+
+    def key() -> str | None:
+        found = output.key()
+        if found is None and process.poll() is not None:
+            output.thread.join(5)
+            raise AssertionError(f"runtally dev exited {process.returncode}:\n{output.text}")
+        return found
+
+    found: str = wait_for(key, timeout, "the API key in the output")
+    return found
+
+
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -87,8 +101,8 @@ def test_dev_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> Non
     (data_dir / "ports.json").write_text(json.dumps(ports))
     api = f"http://127.0.0.1:{ports['api']}"
 
-    process, output = start_dev(data_dir, ports["api"], "--demo", "--duration", "40")
-    key = wait_for(output.key, 90, f"the API key in the output:\n{output.text}")
+    process, output = start_dev(data_dir, ports["api"], "--demo", "--duration", "30")
+    key = wait_key(process, output, 90)
     assert f"Dashboard: {api}/#key={key}" in output.text
 
     runs = wait_for(
@@ -101,16 +115,17 @@ def test_dev_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> Non
     assert code == 0, output.text
     assert "stopped cleanly" in output.text
     assert "summary" in output.text
-    for port in ports.values():
-        assert not listening(port), f"port {port} still open after runtally dev exited"
+    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+    for name, port in ports.items():
+        assert not listening(port), f"{name} port {port} still open after runtally dev exited"
     assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()
     assert (data_dir / "redis" / "appendonlydir").is_dir()
 
     # Second start: same key, the runs are still there, and Ctrl-C stops it cleanly.
     process, output = start_dev(data_dir, ports["api"])
-    assert wait_for(output.key, 60, f"the API key again:\n{output.text}") == key
+    assert wait_key(process, output, 60) == key
     assert get_json(f"{api}/v1/summary", key)["runs"] >= runs
     process.send_signal(signal.SIGINT)
     assert finish(process, output, 60) == 0, output.text
-    for port in ports.values():
-        assert not listening(port)
+    for name, port in ports.items():
+        assert not listening(port), name

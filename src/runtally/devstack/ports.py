@@ -22,6 +22,9 @@ PORTS_FILE = "ports.json"
 def port_is_free(port: int) -> bool:
     """Whether 127.0.0.1:port can be bound right now."""
     with socket.socket() as sock:
+        # As the servers themselves bind (SO_REUSEADDR): a port whose last connections are
+        # in TIME_WAIT after a restart is free for them, so it is free for us too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -192,7 +192,7 @@ function renderKpis(s) {
   setValue("kpi-p90", "p90 " + fmtMs(lat.p90));
   setValue("kpi-p99", fmtMs(lat.p99), lat.p99);
   setValue("kpi-max", "max " + fmtMs(lat.max));
-  setValue("kpi-tokens", s.tokens.total >= 1e7 ? fmtCompact(s.tokens.total) : fmtInt(s.tokens.total), s.tokens.total);
+  setValue("kpi-tokens", s.tokens.total >= 1e6 ? fmtCompact(s.tokens.total) : fmtInt(s.tokens.total), s.tokens.total);
   $("kpi-tokens").title = fmtInt(s.tokens.total) + " tokens";
   setValue("kpi-tokens-sub", "in " + fmtCompact(s.tokens.input) + " · out " + fmtCompact(s.tokens.output));
   $("kpi-tokens-sub").title = "cache reads " + fmtInt(s.tokens.cache_read) + " · cache writes " + fmtInt(s.tokens.cache_write);
@@ -374,7 +374,7 @@ function drawChart(host, buckets, series, opts) {
     });
     if (d) svg.append(s("path", { d, fill: "none", stroke: se.color, "stroke-width": 2, "stroke-linejoin": "round", "stroke-dasharray": se.dash || "" }));
     se.values.forEach((v, i) => {
-      if (v == null) return;
+      if (v == null || (v === 0 && n > 24)) return; // many empty buckets: a line, not dots
       const dot = s("circle", { cx: x(i), cy: y(v, se.axis), r: n > 60 ? 1.6 : 2.6, fill: se.color });
       dot.append(s("title", {}, bucketLabel(buckets[i], opts.granularity, 2) + " · " + se.name + ": " + se.format(v)));
       svg.append(dot);
