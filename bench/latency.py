@@ -55,10 +55,10 @@ async def _run(ctx: BenchContext, stack: Stack, seconds: int) -> None:
     try:
         await client.xgroup_create(settings.stream, settings.group, id="$", mkstream=True)
         with procs.running(stack, ["ingest"]) as children:
-            await _wait_ready(client, settings.stream, settings.group)
+            await _wait_ready(client, settings.stream, settings.group, stack, rng)
             sent = await feed.steady(client, settings.stream, RATE, seconds, lambda i: _event(rng))
             samples = await procs.wait_acked(
-                client, settings.stream, settings.group, sent, timeout=60, procs=children
+                client, settings.stream, settings.group, sent + 1, timeout=60, procs=children
             )
         rtt = await _redis_rtt(client)
     finally:
@@ -100,14 +100,15 @@ def _event(rng: random.Random) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-async def _wait_ready(client: aioredis.Redis, stream: str, group: str) -> None:
-    """Wait until a consumer of the group has registered (its first XREADGROUP)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if await client.xinfo_consumers(stream, group):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("no ingest consumer registered within 60 s")
+async def _wait_ready(
+    client: aioredis.Redis, stream: str, group: str, stack: Stack, rng: random.Random
+) -> None:
+    """Publish one warm-up event and wait until it is acknowledged (the pipeline is up)."""
+    await client.xadd(stream, {"data": _event(rng)})
+    samples = await procs.wait_acked(client, stream, group, 1, timeout=60)
+    if not samples or samples[-1][1] < 1:
+        tail = procs.log_tail(stack, ["ingest"])
+        raise TimeoutError(f"the ingest did not store a first event in 60 s; log: {tail}")
 
 
 async def _redis_rtt(client: aioredis.Redis) -> float:
