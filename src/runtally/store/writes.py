@@ -36,6 +36,9 @@ CREATE_TEMP_SQL = (
     + ", ".join(f"{c}::text AS {c}" if c in _JSON_COLUMNS else c for c in COLUMNS)
     + " FROM agent_runs WITH NO DATA"
 )
+# The stream entries are acknowledged right after this commit returns, so it must be a
+# durable commit even where the server runs with synchronous_commit=off.
+PREPARE_SQL = f"SET LOCAL synchronous_commit TO on; {CREATE_TEMP_SQL}"
 INSERT_SQL = (
     f"INSERT INTO agent_runs ({_COLUMN_LIST}) SELECT "
     + ", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in COLUMNS)
@@ -99,7 +102,7 @@ async def insert_runs(conn: Any, records: Sequence[RunRecord]) -> int:
     if not rows:
         return 0
     async with conn.transaction():
-        await conn.execute(CREATE_TEMP_SQL)
+        await conn.execute(PREPARE_SQL)
         await conn.copy_records_to_table(TEMP_TABLE, records=rows, columns=COLUMNS)
         status = await conn.execute(INSERT_SQL)
         await mark_hours(conn, touched_hours(rows))
