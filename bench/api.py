@@ -179,7 +179,7 @@ def _api_times(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
     ) as client:
         for label, (path, extra) in paths.items():
-            times = []
+            times: list[float] = []
             body: Any = None
             spent = 0.0
             for i in range(repeats + 3):  # three warm-up requests
