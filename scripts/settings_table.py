@@ -40,7 +40,7 @@ DESCRIPTIONS = {
     "retry_backoff_max_s": "longest back-off between retries when Redis/Postgres are down",
     "shutdown_grace_s": "time a stopping process gets to finish its batch",
     "dead_retention_days": "days dead-letter entries are kept",
-    "prices_file": "JSON price table replacing the built-in one (same shape as `runtally/prices.json`)",
+    "prices_file": "JSON price table replacing the built-in `runtally/prices.json` (same shape)",
     "metrics_port": "if set, the ingest worker serves Prometheus metrics on this port",
     "rollup_interval_s": "how often the scheduler rolls dirty hours",
     "partitions_ahead_days": "raw partitions created ahead of today",
