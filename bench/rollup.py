@@ -71,16 +71,17 @@ async def _one_hour(ctx: BenchContext, stack: Stack, n: int) -> None:
     began = time.perf_counter()
     pending = await run_pending(stack.settings)
     seconds = time.perf_counter() - began
-    per_m = seconds * 1_000_000 / (quarter * 4)
+    rows = quarter * 4
+    per_m = 1_000_000 / rows
     ctx.record(
         Figure(
             NAME,
-            f"roll up one hour of {quarter * 4:,} events",
-            seconds,
+            f"roll up one hour of {rows:,} events (seconds per 1M events)",
+            seconds * per_m,
             "s",
-            Target(5 * quarter * 4 / 1_000_000, higher=False, text=f"≤ {5 * n / 1e6:g}"),
-            Limit("plain scan of the hour's rows", scan_s, "s"),
-            note=f"{per_m:.2f} s per 1M",
+            Target(5, higher=False),
+            Limit("plain scan of the hour's rows", scan_s * per_m, "s"),
+            note=f"{seconds:.2f} s in all",
         )
     )
     ctx.note(NAME, f"run_pending: {pending.summary()}.")
