@@ -197,6 +197,21 @@ async def test_dashboard_shows_the_api_numbers(
         assert float(row["data-cost"]) == pytest.approx(float(truth.cost))
     assert set(dom.rows["table-error_type"]) <= set(ERRORS)
 
+    # A filtered view from the URL fragment: one agent over 7 days.
+    dom = Dom()
+    dom.feed(
+        chromium(
+            "--dump-dom", f"{api}/#key={key}&range=7d&agent=code-reviewer", tmp_path=tmp_path
+        ).stdout
+    )
+    assert dom.body.get("data-loaded") == "true", dom.text.get("status")
+    reviewer = per_agent["code-reviewer"]
+    assert int(dom.by_id["kpi-runs"]["data-value"]) == reviewer.runs
+    assert int(dom.by_id["kpi-tokens"]["data-value"]) == reviewer.tokens
+    assert float(dom.by_id["kpi-cost"]["data-value"]) == pytest.approx(float(reviewer.cost))
+    assert set(dom.rows["table-agent"]) == {"code-reviewer"}
+    assert "agent code-reviewer" in dom.text["range-label"]
+
     artifacts = repo_root / "artifacts"
     artifacts.mkdir(exist_ok=True)
     shot = artifacts / "dashboard.png"

@@ -66,11 +66,17 @@ function setValue(id, text, raw) {
 }
 
 // ---------------------------------------------------------------- key handling
-function keyFromHash() {
-  const m = location.hash.match(/(?:^#|&)key=([^&]+)/);
-  if (!m) return null;
+// The URL fragment may carry the key and a view: #key=rt_...&range=7d&agent=a&model=m
+// (never sent to the server). It is applied once, then removed from the address bar.
+function readHash() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (![...params.keys()].length) return null;
   history.replaceState(null, "", location.pathname + location.search); // keep the key out of history
-  return decodeURIComponent(m[1]);
+  const range = params.get("range");
+  if (range && range in RANGES) state.range = range;
+  for (const kind of ["agent", "model"]) if (params.has(kind)) state[kind] = params.get(kind);
+  if (params.has("range") || params.has("agent") || params.has("model")) saveView();
+  return params.get("key");
 }
 
 function showLogin(message) {
@@ -514,9 +520,10 @@ function useKey(key) {
 
 function main() {
   restoreView();
+  const hashKey = readHash();
   wire();
   syncControls();
-  const key = keyFromHash() || localStorage.getItem(KEY_STORE);
+  const key = hashKey || localStorage.getItem(KEY_STORE);
   if (key) useKey(key); else showLogin("");
 }
 
