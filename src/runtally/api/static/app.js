@@ -57,7 +57,11 @@ function fmtUsd(x) {
   if (x > 0 && x < 0.01) return "$" + x.toFixed(4);
   return "$" + x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
-function fmtUsdAxis(x) { return x >= 100 ? "$" + fmtCompact(x) : "$" + x.toFixed(x < 1 ? 3 : 2); }
+function fmtUsdAxis(x) {
+  if (x === 0) return "$0";
+  if (x >= 100) return "$" + fmtCompact(x);
+  return "$" + x.toFixed(x < 0.1 ? 4 : 2);
+}
 
 function setValue(id, text, raw) {
   const el = $(id);
