@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     trim_interval_s: float = Field(default=30.0, gt=0)
     retry_backoff_max_s: float = Field(default=5.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # Batches of one ingest process being stored at once, each on its own connection.
+    store_concurrency: int = Field(default=2, ge=1, le=8)
     dead_retention_days: int = Field(default=14, ge=1)
     prices_file: Path | None = None
     metrics_port: int | None = None

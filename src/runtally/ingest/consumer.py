@@ -95,21 +95,33 @@ class Consumer:
 
     async def _loop(self, stop: asyncio.Event, until_idle: bool) -> None:
         await self._redis(self.stream.ensure_group)
-        inflight: asyncio.Task[None] | None = None
+        inflight: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 batch = await self._gather(stop)
-                if not batch.entries and until_idle:
-                    break
+                if not batch.entries:
+                    if until_idle:
+                        break
+                    continue
                 prepared = self.prepare(batch.entries)
-                if inflight is not None:
-                    await inflight
-                inflight = asyncio.create_task(self.finish(prepared)) if batch.entries else None
-            if inflight is not None:
-                await inflight
+                # Backpressure: at most store_concurrency batches stored at once.
+                while len(inflight) >= self.settings.store_concurrency:
+                    await self._reap(inflight, asyncio.FIRST_COMPLETED)
+                inflight.add(asyncio.create_task(self.finish(prepared)))
+            await self._reap(inflight, asyncio.ALL_COMPLETED)
         finally:
-            if inflight is not None and not inflight.done():
-                inflight.cancel()
+            for task in inflight:
+                task.cancel()
+
+    @staticmethod
+    async def _reap(inflight: set[asyncio.Task[None]], when: str) -> None:
+        """Wait for finished batches; a batch that failed re-raises its error here."""
+        if not inflight:
+            return
+        done, _ = await asyncio.wait(inflight, return_when=when)
+        for task in done:
+            inflight.discard(task)
+            task.result()
 
     async def _gather(self, stop: asyncio.Event) -> Batch:
         """Entries until the batch is full, its time is up, or ``stop`` is set."""

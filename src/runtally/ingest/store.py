@@ -13,6 +13,7 @@ and sorts failures in two kinds, because they need opposite answers:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,44 +69,52 @@ class Isolated:
     rejected: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Slot:
+    conn: Any = None
+
+
 class BatchStore:
-    """Commits batches through one connection made by ``connect`` (re-made after errors)."""
+    """Commits batches through up to ``size`` connections made by ``connect``.
 
-    def __init__(self, connect: Callable[[], Awaitable[Any]]) -> None:
+    A connection that failed for any reason but a row error is dropped and made again
+    on its next use. ``size`` bounds how many commits run at once.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[Any]], size: int = 1) -> None:
         self._connect = connect
-        self._conn: Any = None
-
-    async def _connection(self) -> Any:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await self._connect()
-        return self._conn
-
-    async def drop_connection(self) -> None:
-        """Forget the connection (closing it as far as possible)."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.terminate()
+        self._all = [_Slot() for _ in range(size)]
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        for slot in self._all:
+            self._idle.put_nowait(slot)
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
+        for slot in self._all:
+            conn, slot.conn = slot.conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
 
     async def commit(self, records: Sequence[RunRecord]) -> int:
         """Store ``records`` in one transaction; how many were new.
 
         Raises ``RowRejected`` or ``StoreUnavailable``; in both cases nothing was stored.
         """
+        slot = await self._idle.get()
         try:
-            conn = await self._connection()
-            return await insert_runs(conn, records)
+            if slot.conn is None or slot.conn.is_closed():
+                slot.conn = await self._connect()
+            return await insert_runs(slot.conn, records)
         except ROW_ERRORS as exc:
             raise RowRejected(describe_db_error(exc)) from exc
         except Exception as exc:  # unreachable, restarting, schema missing...: retry later
-            await self.drop_connection()
+            conn, slot.conn = slot.conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.terminate()
             raise StoreUnavailable(describe_db_error(exc)) from exc
+        finally:
+            self._idle.put_nowait(slot)
 
     async def commit_isolating(self, records: Sequence[RunRecord]) -> Isolated:
         """Commit every row Postgres accepts; return the rejected ones by position.

@@ -54,7 +54,7 @@ async def open_consumer(
 ) -> AsyncIterator[Consumer]:
     """A consumer on the Redis and Postgres of ``settings``; closes its edges on exit."""
     client = redis_client(settings)
-    store = BatchStore(lambda: connect(settings))
+    store = BatchStore(lambda: connect(settings), settings.store_concurrency)
     try:
         yield Consumer(
             settings,

@@ -42,7 +42,9 @@ PREPARE_SQL = f"SET LOCAL synchronous_commit TO on; {CREATE_TEMP_SQL}"
 INSERT_SQL = (
     f"INSERT INTO agent_runs ({_COLUMN_LIST}) SELECT "
     + ", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in COLUMNS)
-    + f" FROM {TEMP_TABLE} ON CONFLICT DO NOTHING"
+    # Rows are inserted in event_id order, so concurrent batches sharing events lock
+    # them in one order and cannot deadlock.
+    + f" FROM {TEMP_TABLE} ORDER BY event_id ON CONFLICT DO NOTHING"
 )
 
 RunRecord = tuple[Any, ...]
