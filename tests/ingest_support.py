@@ -176,3 +176,18 @@ async def assert_exactly(pool: Any, events: Iterable[dict[str, Any]]) -> None:
     expected = {e["event_id"] for e in events}
     assert len(stored) == len(set(stored)), "duplicate rows"
     assert set(stored) == expected
+
+
+# Wire validation refuses every value we know Postgres would reject, so a "poison" row
+# (valid on the wire, refused by storage) is made by constraints the tests add.
+POISON_AGENT = "poison-agent"
+POISON_CHECKS = {
+    "test_poison_agent": f"CHECK (agent <> '{POISON_AGENT}')",
+    "test_poison_metadata": "CHECK (metadata IS NULL OR NOT metadata ? 'poison')",
+}
+
+
+async def install_poison_checks(db: Any) -> None:
+    """Make Postgres refuse agent ``POISON_AGENT`` and metadata with a ``poison`` key."""
+    for name, check in POISON_CHECKS.items():
+        await db.execute(f"ALTER TABLE agent_runs ADD CONSTRAINT {name} {check}")

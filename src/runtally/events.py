@@ -37,6 +37,8 @@ MAX_TOKENS = 10**12
 MAX_COST_USD = Decimal(1_000_000)
 # ended_at - started_at and duration_ms may differ by rounding of the publisher's clock.
 DURATION_TOLERANCE_MS = 1.0
+# Postgres text and jsonb cannot hold U+0000; refuse it here rather than fail at storage.
+NUL_REASON = "contains a NUL character (U+0000), which cannot be stored"
 
 ProjectName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -106,6 +108,16 @@ class RunEvent(BaseModel):
     tags: dict[str, str] | None = None
     metadata: dict[str, Any] | None = None
 
+    @field_validator(
+        "project", "agent", "model", "error_type", "error_message",
+        "trace_id", "session_id", "user_id",
+    )  # fmt: skip
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError(NUL_REASON)
+        return value
+
     @field_validator("error_message")
     @classmethod
     def _cut_message(cls, value: str | None) -> str | None:
@@ -119,6 +131,8 @@ class RunEvent(BaseModel):
         if len(value) > MAX_TAGS:
             raise ValueError(f"at most {MAX_TAGS} tags, got {len(value)}")
         for key, item in value.items():
+            if "\x00" in key or "\x00" in item:
+                raise ValueError(NUL_REASON)
             if not 1 <= len(key) <= MAX_TAG_KEY:
                 raise ValueError(f"tag keys must be 1-{MAX_TAG_KEY} chars, got {key[:80]!r}")
             if len(item) > MAX_TAG_VALUE:
@@ -130,7 +144,10 @@ class RunEvent(BaseModel):
     def _check_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if "\\u0000" in text:
+            raise ValueError(NUL_REASON)
+        size = len(text.encode())
         if size > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is {size} bytes serialized, limit {MAX_METADATA_BYTES}")
         return value

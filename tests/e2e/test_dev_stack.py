@@ -115,7 +115,7 @@ def test_dev_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> Non
     assert code == 0, output.text
     assert "stopped cleanly" in output.text
     assert "summary" in output.text
-    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), output.text
     for name, port in ports.items():
         assert not listening(port), f"{name} port {port} still open after runtally dev exited"
     assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()

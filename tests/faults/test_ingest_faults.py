@@ -27,6 +27,7 @@ from tests.ingest_support import (
     event_dict,
     group_state,
     ingest_env,
+    install_poison_checks,
     payload,
     row_count,
     wait_until,
@@ -37,8 +38,8 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def own_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path_factory.mktemp("ingest-pg"), durable=False)
+def own_pg(server_root: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(server_root / "ingest-faults-pg", durable=False)
     server.start()
     yield server
     server.stop("immediate")
@@ -191,8 +192,9 @@ async def test_poison_entry_is_dead_lettered_and_blocks_nothing(
     fault_settings: Settings, fault_redis: aioredis.Redis, fault_pool: Any, tmp_path: Path
 ) -> None:
     """A value Postgres refuses is retried max_deliveries times, then dead-lettered."""
+    await install_poison_checks(fault_pool)
     events = [event_dict(i) for i in range(3000)]
-    poison = event_dict(1, metadata={"bad": "\u0000"})
+    poison = event_dict(1, metadata={"poison": True})
     child = start_ingest(
         tmp_path, fault_settings, RUNTALLY_MAX_DELIVERIES="3", RUNTALLY_CLAIM_IDLE_MS="300"
     )
@@ -206,7 +208,7 @@ async def test_poison_entry_is_dead_lettered_and_blocks_nothing(
         assert dead[b"data"] == payload(poison)
         assert dead[b"deliveries"] == b"3"
         assert dead[b"reason"].startswith(b"storage failed:")
-        assert b"\\u0000" in dead[b"reason"]
+        assert b"test_poison_metadata" in dead[b"reason"]
         assert child.exit_code() is None
     finally:
         assert stop_ingest(child) == 0

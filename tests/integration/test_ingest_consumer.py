@@ -18,8 +18,10 @@ from runtally.ingest import deadletter
 from runtally.ingest.worker import open_consumer
 from runtally.store.writes import hour_of
 from tests.ingest_support import (
+    POISON_AGENT,
     FixedPrices,
     event_dict,
+    install_poison_checks,
     malformed_corpus,
     payload,
     wait_until,
@@ -124,10 +126,11 @@ async def test_entries_of_a_dead_consumer_are_reclaimed(
 async def test_poison_entry_is_dead_lettered_after_max_deliveries(
     settings: Settings, redis_client: aioredis.Redis, pool: Any
 ) -> None:
-    """A value Postgres refuses (NUL in text) never blocks the rest and ends dead."""
+    """A value Postgres refuses never blocks the rest and ends dead."""
+    await install_poison_checks(pool)
     s = with_(settings, max_deliveries=3, claim_idle_ms=200, claim_interval_s=0.05)
     events = [event_dict(i) for i in range(40)]
-    poison = event_dict(99, agent="nul\u0000byte")
+    poison = event_dict(99, agent=POISON_AGENT)
     entries = [{"data": payload(e)} for e in events[:20]]
     entries += [{"data": payload(poison)}]
     entries += [{"data": payload(e)} for e in events[20:]]
@@ -148,7 +151,7 @@ async def test_poison_entry_is_dead_lettered_after_max_deliveries(
     assert letter.source_id == ids[20]
     assert letter.deliveries == 3
     assert letter.reason.startswith("storage failed:")
-    assert "0x00" in letter.reason
+    assert "test_poison_agent" in letter.reason
     assert json.loads(letter.data or b"") == poison
     assert (await redis_client.xpending(s.stream, s.group))["pending"] == 0
 

@@ -12,7 +12,7 @@ import pytest
 from runtally.events import parse_event
 from runtally.ingest.store import BatchStore, StoreUnavailable, priced_record
 from runtally.store.writes import COLUMNS, CREATE_TEMP_SQL, INSERT_SQL, TEMP_TABLE, insert_runs
-from tests.ingest_support import FixedPrices, event_dict
+from tests.ingest_support import POISON_AGENT, FixedPrices, event_dict, install_poison_checks
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,10 @@ async def test_do_nothing_tolerates_duplicates_inside_one_statement(pool: Any) -
 
 
 async def test_a_poison_value_rolls_back_the_whole_batch(pool: Any) -> None:
-    batch = records([event_dict(i) for i in range(10)] + [event_dict(10, agent="a\u0000b")])
+    await install_poison_checks(pool)
+    batch = records([event_dict(i) for i in range(10)] + [event_dict(10, agent=POISON_AGENT)])
     async with pool.acquire() as conn:
-        with pytest.raises(asyncpg.DataError):
+        with pytest.raises(asyncpg.CheckViolationError):
             await insert_runs(conn, batch)
     assert await pool.fetchval("SELECT count(*) FROM agent_runs") == 0
     assert await pool.fetchval("SELECT count(*) FROM rollup_dirty") == 0
@@ -56,9 +57,10 @@ async def test_a_poison_value_rolls_back_the_whole_batch(pool: Any) -> None:
 async def test_isolation_stores_every_good_row_and_names_the_bad(settings: Any, pool: Any) -> None:
     from runtally.store.engine import connect
 
+    await install_poison_checks(pool)
     events = [event_dict(i) for i in range(37)]
-    events[5]["agent"] = "x\u0000"
-    events[30]["metadata"] = {"k": "\u0000"}
+    events[5]["agent"] = POISON_AGENT
+    events[30]["metadata"] = {"poison": True}
     store = BatchStore(lambda: connect(settings))
     try:
         outcome = await store.commit_isolating(records(events))
@@ -66,8 +68,8 @@ async def test_isolation_stores_every_good_row_and_names_the_bad(settings: Any, 
         await store.close()
     assert outcome.new == 35
     assert set(outcome.rejected) == {5, 30}
-    assert "0x00" in outcome.rejected[5]
-    assert "\\u0000" in outcome.rejected[30]
+    assert "test_poison_agent" in outcome.rejected[5]
+    assert "test_poison_metadata" in outcome.rejected[30]
     assert await pool.fetchval("SELECT count(*) FROM agent_runs") == 35
 
 

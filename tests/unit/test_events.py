@@ -92,6 +92,10 @@ REJECTED = [
     ("21 tags", base(tags={f"k{i}": "v" for i in range(21)}), "at most 20 tags"),
     ("non-string tag", base(tags={"k": 1}), "tags.k"),
     ("metadata not object", base(metadata=[1]), "metadata"),
+    ("nul in agent", base(agent="a\x00b"), "NUL character"),
+    ("nul in user id", base(user_id="\x00"), "NUL character"),
+    ("nul in tag", base(tags={"k": "v\x00"}), "NUL character"),
+    ("nul in metadata", base(metadata={"k": ["x\x00"]}), "NUL character"),
     ("metadata too big", base(metadata={"x": "y" * 17000}), "limit 16384"),
 ]
 
