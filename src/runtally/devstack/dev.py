@@ -65,6 +65,7 @@ class Outcome:
     summary: dict[str, Any] | None = None
     fleet: FleetStats | None = None
     undrained: int = 0
+    postgres_stopped: bool = True
 
 
 def http_json(url: str, key: str | None = None, timeout: float = 3.0) -> Any:
@@ -285,8 +286,22 @@ class DevStack:
             self.redis = None
         if self.postgres is not None:
             with self.console.status("stopping Postgres…"):
-                self.postgres.stop()
+                self.outcome.postgres_stopped = stop_postgres(self.postgres)
             self.postgres = None
+
+
+def stop_postgres(server: PostgresServer) -> bool:
+    """Stop Postgres and check it really stopped (its pid file is gone).
+
+    A fast shutdown that did not happen is retried once as an immediate one (crash-safe:
+    WAL replay on the next start), so ``runtally dev`` never leaves a server behind.
+    """
+    pid_file = server.pgdata / "postmaster.pid"
+    for mode in ("fast", "immediate"):
+        server.stop(mode)
+        if not pid_file.exists():
+            return True
+    return False
 
 
 async def backlog(client: aioredis.Redis, settings: Settings) -> int:
@@ -364,5 +379,7 @@ def run_dev(options: DevOptions) -> int:
         stack.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if code == 0 and not stack.outcome.postgres_stopped:
+        code = 1  # a server left behind is not a clean stop
     report.print_summary(console, stack, code)
     return code

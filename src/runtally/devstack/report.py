@@ -104,7 +104,10 @@ def print_summary(console: Console, stack: DevStack, code: int) -> None:
     ports = stack.ports
     if ports:
         table.add_row("redis-server", f"127.0.0.1:{ports['redis']} (AOF)", "[green]stopped[/]")
-        table.add_row("postgres", f"127.0.0.1:{ports['postgres']}", "[green]stopped[/]")
+        pg_state = (
+            "[green]stopped[/]" if stack.outcome.postgres_stopped else "[red]still running[/]"
+        )
+        table.add_row("postgres", f"127.0.0.1:{ports['postgres']}", pg_state)
     codes = stack.outcome.exit_codes
     for name, exit_code in codes.items():
         where = f"http://127.0.0.1:{ports['api']}" if name == "api" else f"logs/{name}.log"
