@@ -27,22 +27,28 @@ from pydantic import (
     model_validator,
 )
 
+from runtally.limits import (
+    MAX_COST_USD,
+    MAX_ERROR_MESSAGE,
+    MAX_IDENT,
+    MAX_METADATA_BYTES,
+    MAX_NAME,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MAX_TOKENS,
+    NUL,
+    NUL_REASON,
+    PROJECT_PATTERN,
+)
+
 SCHEMA_VERSION = 1
-MAX_ERROR_MESSAGE = 1000
-MAX_TAGS = 20
-MAX_TAG_KEY = 64
-MAX_TAG_VALUE = 256
-MAX_METADATA_BYTES = 16 * 1024
-MAX_TOKENS = 10**12
-MAX_COST_USD = Decimal(1_000_000)
 # ended_at - started_at and duration_ms may differ by rounding of the publisher's clock.
 DURATION_TOLERANCE_MS = 1.0
-# Postgres text and jsonb cannot hold U+0000; refuse it here rather than fail at storage.
-NUL_REASON = "contains a NUL character (U+0000), which cannot be stored"
 
-ProjectName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ProjectName = Annotated[str, StringConstraints(pattern=PROJECT_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENT)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 Millis = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -59,7 +65,7 @@ def _json_number(value: Any) -> Any:
 Cost = Annotated[
     Decimal,
     BeforeValidator(_json_number),
-    Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False),
+    Field(ge=0, le=Decimal(MAX_COST_USD), allow_inf_nan=False),
     # On the wire cost is a JSON number, never a string.
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
@@ -114,7 +120,7 @@ class RunEvent(BaseModel):
     )  # fmt: skip
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
+        if value is not None and NUL in value:
             raise ValueError(NUL_REASON)
         return value
 
@@ -131,7 +137,7 @@ class RunEvent(BaseModel):
         if len(value) > MAX_TAGS:
             raise ValueError(f"at most {MAX_TAGS} tags, got {len(value)}")
         for key, item in value.items():
-            if "\x00" in key or "\x00" in item:
+            if NUL in key or NUL in item:
                 raise ValueError(NUL_REASON)
             if not 1 <= len(key) <= MAX_TAG_KEY:
                 raise ValueError(f"tag keys must be 1-{MAX_TAG_KEY} chars, got {key[:80]!r}")

@@ -41,21 +41,27 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from uuid6 import uuid7
 
+from runtally.limits import (
+    MAX_COST_USD,
+    MAX_ERROR_MESSAGE,
+    MAX_IDENT,
+    MAX_METADATA_BYTES,
+    MAX_NAME,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MAX_TOKENS,
+    NUL,
+    NUL_REASON,
+    PROJECT_PATTERN,
+)
+
 log = logging.getLogger("runtally.track")
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-MAX_NAME = 100
-MAX_IDENT = 128
-MAX_TOKENS = 10**12
-MAX_COST_USD = 1_000_000
-MAX_ERROR_MESSAGE = 1000
-MAX_TAGS = 20
-MAX_TAG_KEY = 64
-MAX_TAG_VALUE = 256
-MAX_METADATA_BYTES = 16 * 1024
-_PROJECT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_PROJECT = re.compile(PROJECT_PATTERN)
 _OPTIONS = ("project", "user_id", "session_id", "trace_id", "tags", "metadata")
 _NO_OPTIONS = (None,) * len(_OPTIONS)
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -70,10 +76,16 @@ class InvalidValue(ValueError):
 # --- cheap validators (mirror runtally.events.RunEvent; tests check they agree) ---------
 
 
+def _no_nul(field: str, text: str) -> str:
+    if NUL in text:
+        raise InvalidValue(f"{field} {NUL_REASON}")
+    return text
+
+
 def _name(field: str, value: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME:
         raise InvalidValue(f"{field} must be a string of 1-{MAX_NAME} chars, got {value!r:.80}")
-    return value
+    return _no_nul(field, value)
 
 
 def _ident(field: str, value: Any) -> str:
@@ -81,7 +93,7 @@ def _ident(field: str, value: Any) -> str:
         value = str(value)
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_IDENT:
         raise InvalidValue(f"{field} must be a string of 1-{MAX_IDENT} chars, got {value!r:.80}")
-    return value
+    return _no_nul(field, value)
 
 
 def _project(field: str, value: Any) -> str:
@@ -122,6 +134,7 @@ def _tags(field: str, value: Any) -> dict[str, str]:
             raise InvalidValue(
                 f"tag {key!r:.80}: keys are 1-{MAX_TAG_KEY} chars, values <= {MAX_TAG_VALUE}"
             )
+        _no_nul(f"tag {key!r:.80}", key + item)
     return tags
 
 
@@ -134,6 +147,7 @@ def _metadata(field: str, value: Any) -> dict[str, Any]:
         raise InvalidValue(f"{field} is not JSON: {exc}") from None
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise InvalidValue(f"{field} is over {MAX_METADATA_BYTES} bytes serialized")
+    _no_nul(field, text.replace("\\u0000", NUL))
     return dict(value)
 
 
@@ -239,7 +253,7 @@ class Run:
 
     def fail(self, error_type: str, message: str | None = None) -> None:
         """Record the run as failed without an exception (e.g. the agent gave up)."""
-        self._error = (error_type[:MAX_NAME] or "Error", message)
+        self._error = (_printable(error_type[:MAX_NAME]) or "Error", message)
 
     @property
     def elapsed_ms(self) -> float:
@@ -264,11 +278,16 @@ class Run:
             data["status"] = "error"
             data["error_type"] = self._error[0]
             if self._error[1]:
-                data["error_message"] = self._error[1][:MAX_ERROR_MESSAGE]
+                data["error_message"] = _printable(self._error[1][:MAX_ERROR_MESSAGE])
         if self._usage:
             data.update(self._usage)
             _check_cache(data)
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _printable(text: str) -> str:
+    """Free text with NUL replaced (a message must not cost the run its record)."""
+    return text.replace(NUL, "\ufffd")
 
 
 def _message(exc: BaseException) -> str | None:
