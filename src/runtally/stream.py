@@ -28,6 +28,25 @@ from runtally.config import Settings
 CLAIM_PAGES = 4
 
 
+# KEYS: stream, dead stream, stats hash. ARGV: group, then per entry: id, n, n name/value.
+DEAD_LETTER_LUA = """
+local group = ARGV[1]
+local i, dead = 2, 0
+while i <= #ARGV do
+    local id, n = ARGV[i], tonumber(ARGV[i + 1])
+    local fields = {}
+    for j = 1, 2 * n do fields[j] = ARGV[i + 1 + j] end
+    if redis.call('XACK', KEYS[1], group, id) == 1 then
+        redis.call('XADD', KEYS[2], '*', unpack(fields))
+        dead = dead + 1
+    end
+    i = i + 2 + 2 * n
+end
+if dead > 0 then redis.call('HINCRBY', KEYS[3], 'dead', dead) end
+return dead
+"""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One stream entry as delivered to this consumer.
@@ -183,16 +202,22 @@ class EventStream:
         result = await pipe.execute()
         return int(result[0])
 
-    async def dead_letter(self, letters: Sequence[DeadLetter], now: datetime) -> None:
-        """Copy each entry to the dead stream and XACK it, in one MULTI."""
+    async def dead_letter(self, letters: Sequence[DeadLetter], now: datetime) -> int:
+        """XACK each entry and copy it to the dead stream, atomically; return how many.
+
+        An entry another consumer already acknowledged (it reclaimed the entry while this
+        one was slow) is skipped, so an entry is dead-lettered at most once.
+        """
         if not letters:
-            return
-        pipe = self.client.pipeline(transaction=True)
+            return 0
+        args: list[Any] = [self.group]
         for letter in letters:
-            pipe.xadd(self.dead_stream, dead_fields(letter, self.consumer, now))
-        pipe.xack(self.stream, self.group, *(letter.entry.id for letter in letters))
-        pipe.hincrby(self.stats_key, "dead", len(letters))
-        await pipe.execute()
+            fields = dead_fields(letter, self.consumer, now)
+            args += [letter.entry.id, len(fields)]
+            for name, value in fields.items():
+                args += [name, value]
+        keys = [self.stream, self.dead_stream, self.stats_key]
+        return int(await self.client.eval(DEAD_LETTER_LUA, len(keys), *keys, *args))
 
     async def safe_trim_id(self) -> str | None:
         """The smallest id some group has not acknowledged yet (None: trim nothing).
