@@ -118,6 +118,7 @@ async def test_scheduler_killed_while_rolling_then_restarted(
             await _poll(all_done, 60, "the second scheduler to finish")
         finally:
             second.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(second.wait(), timeout=20) == 0
+            code = await asyncio.wait_for(second.wait(), timeout=20)
+            assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
         await kit.assert_table_matches(conn, "rollup_hourly", runs, "hour")
         await kit.assert_table_matches(conn, "rollup_daily", runs, "day")
