@@ -29,10 +29,9 @@ from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.store.aggregate import RawFilter, aggregate_raw
 from runtally.store.dirty import mark_days
+from runtally.store.partitions import PARTITION_LOCK
 
 TABLE = "rollup_hourly"
-# The lock ``store.partitions.create_partition`` holds (exclusively) while it works.
-PARTITION_LOCK = "runtally:partitions"
 
 
 async def dirty_hours(

@@ -14,6 +14,9 @@ from typing import Any
 PARENT = "agent_runs"
 DEFAULT = "agent_runs_default"
 _NAME = re.compile(r"^agent_runs_p(\d{8})$")
+# Advisory lock key: partition DDL takes it exclusively; readers that must not see rows
+# move between the default and a new partition mid-statement take it shared.
+PARTITION_LOCK = "runtally:partitions"
 
 
 def partition_name(day: date) -> str:
@@ -55,7 +58,7 @@ async def create_partition(conn: Any, day: date) -> None:
     start, end = day_bounds(day)
     async with conn.transaction():
         # Serialise partition DDL between schedulers; the loser finds it done.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('runtally:partitions'))")
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", PARTITION_LOCK)
         if day in await existing_partitions(conn):
             return
         await conn.execute(
