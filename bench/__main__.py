@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         text = report.render(
             machine, harness.SERVER_SETTINGS, ctx.figures, ctx.notes, run_facts, titles
         )
-        report.write(output, text)
+        report.write(output, report.with_analysis(text))
     return 1 if crashed else 0
 
 

@@ -90,7 +90,8 @@ async def _run(ctx: BenchContext, stack: Stack, seconds: int) -> None:
         f"{WARMUP_S:g} s warm-up; one `runtally ingest` with default settings (batch "
         f"{settings.batch_size}, timeout {settings.batch_timeout_ms} ms). Redis round trip "
         f"{rtt * 1000:.2f} ms. The batch timeout is the floor a batch waits when the stream "
-        "is quiet; at this rate batches fill by time, not size.",
+        "is quiet; at this rate batches fill by time, not size. Postgres ran with "
+        "track_commit_timestamp = on for this benchmark only (exact commit times).",
     )
 
 

@@ -66,6 +66,16 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
+ANALYSIS = Path(__file__).with_name("analysis.md")
+
+
+def with_analysis(text: str) -> str:
+    """``text`` followed by the hand-written profile notes (bench/analysis.md), if any."""
+    if not ANALYSIS.is_file():
+        return text
+    return text + "\n" + ANALYSIS.read_text()
+
+
 def write(path: Path, text: str) -> None:
     path.write_text(text)
     print(f"wrote {path}", flush=True)
