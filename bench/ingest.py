@@ -114,6 +114,8 @@ async def _ingest_rate(
         samples = await procs.wait_acked(
             client, settings.stream, settings.group, n, timeout=300, procs=children
         )
+        wall = time.monotonic() - started
+        cpu = [procs.cpu_seconds(child.pid) / wall for child in children]
     done = samples[-1][1] if samples else 0
     if done < n:
         ctx.note(
@@ -127,7 +129,9 @@ async def _ingest_rate(
         NAME,
         f"{count} process(es): {rows:,} rows stored for {n:,} entries; first ack "
         f"{first - started:.2f} s after start; whole run {samples[-1][0] - first:.2f} s "
-        f"from first to last ack."
+        f"from first to last ack; CPU per process, start-up included: "
+        + ", ".join(f"{c:.0%}" for c in cpu)
+        + " of one core."
         if samples
         else f"{count} process(es): no samples",
     )
