@@ -40,7 +40,6 @@ DESCRIPTIONS = {
     "retry_backoff_max_s": "longest back-off between retries when Redis/Postgres are down",
     "shutdown_grace_s": "time a stopping process gets to finish its batch",
     "store_concurrency": "batches one ingest process stores at once (one connection each)",
-    "store_concurrency": "batches one ingest process stores at once (one connection each)",
     "dead_retention_days": "days dead-letter entries are kept",
     "prices_file": "JSON price table replacing the built-in `runtally/prices.json` (same shape)",
     "metrics_port": "if set, the ingest worker serves Prometheus metrics on this port",
