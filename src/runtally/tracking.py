@@ -39,8 +39,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar, cast
 
-from uuid6 import uuid7
-
+from runtally.ids import uuid7
 from runtally.limits import (
     MAX_COST_USD,
     MAX_ERROR_MESSAGE,
@@ -65,6 +64,9 @@ _PROJECT = re.compile(PROJECT_PATTERN)
 _OPTIONS = ("project", "user_id", "session_id", "trace_id", "tags", "metadata")
 _NO_OPTIONS = (None,) * len(_OPTIONS)
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+# One encoder for every run: json.dumps with non-default arguments builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("runtally_run", default=None)
 
@@ -190,7 +192,7 @@ class Run:
     __slots__ = ("_base", "_error", "_fields", "_t0", "_token", "_usage", "event_id")
 
     def __init__(self, base: dict[str, Any]) -> None:
-        self.event_id = str(uuid7())
+        self.event_id = uuid7()
         self._base = base
         self._fields: dict[str, Any] = {}
         self._usage: dict[str, int] = {}
@@ -282,7 +284,7 @@ class Run:
         if self._usage:
             data.update(self._usage)
             _check_cache(data)
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return _encode(data)
 
 
 def _printable(text: str) -> str:
