@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from runtally.errors import UserError
 
@@ -77,14 +77,43 @@ class ModelPrice:
     output: Decimal
     cache_read: Decimal | None = None
     cache_write: Decimal | None = None
+    # (input, output, cache read, cache write) in micro-USD per 1M tokens = 1e-12 USD per
+    # token, the cost quantum: integer arithmetic is then exact and needs no rounding.
+    # None when some price has more than 6 decimal places (then Decimal arithmetic).
+    _micro: tuple[int, int, int, int] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        read_price = self.input if self.cache_read is None else self.cache_read
+        write_price = self.input if self.cache_write is None else self.cache_write
+        prices = (self.input, self.output, read_price, write_price)
+        scaled = [_micro_units(price) for price in prices]
+        micro = None
+        if None not in scaled:
+            micro = cast(tuple[int, int, int, int], tuple(scaled))
+        object.__setattr__(self, "_micro", micro)
 
     def cost(
         self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
     ) -> Decimal:
         """Exact cost; ``input_tokens`` includes the cached ones (OpenTelemetry GenAI)."""
+        uncached = max(input_tokens - cache_read - cache_write, 0)
+        micro = self._micro
+        if micro is not None:  # the common case: one int sum per event, no Decimal context
+            total = (
+                uncached * micro[0]
+                + output_tokens * micro[1]
+                + cache_read * micro[2]
+                + cache_write * micro[3]
+            )
+            # From text: exact whatever the coefficient's size or the thread's context.
+            return Decimal(f"{total}E-12")
+        return self._decimal_cost(uncached, output_tokens, cache_read, cache_write)
+
+    def _decimal_cost(
+        self, uncached: int, output_tokens: int, cache_read: int, cache_write: int
+    ) -> Decimal:
         read_price = self.input if self.cache_read is None else self.cache_read
         write_price = self.input if self.cache_write is None else self.cache_write
-        uncached = max(input_tokens - cache_read - cache_write, 0)
         with localcontext() as ctx:
             ctx.prec = 60  # exact for any token count the event schema allows
             total = (
@@ -94,6 +123,22 @@ class ModelPrice:
                 + output_tokens * self.output
             ) / PER_TOKENS
             return total.quantize(COST_QUANTUM)
+
+
+def _micro_units(price: Decimal) -> int | None:
+    """``price`` × 10**6 as an int when that is exact (and ``price`` >= 0), else ``None``.
+
+    Read from the digits: no Decimal arithmetic, so no context precision can round it.
+    """
+    sign, digits, exponent = price.as_tuple()
+    if sign or not isinstance(exponent, int):
+        return None
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + 6
+    if shift >= 0:
+        return int(coefficient * 10**shift)
+    unit = int(10**-shift)
+    return coefficient // unit if coefficient % unit == 0 else None
 
 
 def normalize(name: str) -> str:
