@@ -178,24 +178,19 @@ class RunEvent(BaseModel):
             )
         return self
 
-    def _set_derived(self, name: str, value: Any) -> None:
-        """What pydantic's ``__setattr__`` does for a field, without its dispatch cost."""
-        self.__dict__[name] = value
-        self.__pydantic_fields_set__.add(name)
-
     def _derive_timing(self) -> None:
         ended_at, duration_ms = self.ended_at, self.duration_ms
         if ended_at is None:
             if duration_ms is None:
                 raise ValueError("one of ended_at or duration_ms is required")
             # Positional milliseconds: same value as the keyword form, cheaper to call.
-            self._set_derived("ended_at", self.started_at + timedelta(0, 0, 0, duration_ms))
+            self.ended_at = self.started_at + timedelta(0, 0, 0, duration_ms)
             return
         measured = (ended_at - self.started_at) / _ONE_MS
         if measured < 0:
             raise ValueError("ended_at is before started_at")
         if duration_ms is None:
-            self._set_derived("duration_ms", measured)
+            self.duration_ms = measured
         elif abs(measured - duration_ms) > DURATION_TOLERANCE_MS:
             raise ValueError(
                 f"duration_ms ({duration_ms}) disagrees with ended_at - started_at "

@@ -42,7 +42,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
-from uuid6 import uuid7
+
+from runtally.ids import uuid7
 
 if TYPE_CHECKING:
     from runtally.config import Settings
@@ -96,7 +97,7 @@ def encode_event(event: Any) -> str:
     if isinstance(event, str):
         return event
     if isinstance(event, Mapping):
-        data = event if "event_id" in event else {"event_id": str(uuid7()), **event}
+        data = event if "event_id" in event else {"event_id": uuid7(), **event}
         return json.dumps(
             data, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
             default=_json_default,
