@@ -99,8 +99,6 @@ def merge_sql(
     if granularity == "hour" and set(by) == set(KEY_FIELDS):
         return _unmerged_sql(" UNION ALL ".join(selects), distinct), args
     # NOT MATERIALIZED: both uses read the tables directly (no copy of every row).
-    # The bin arrays are unordered (one aggregate feeds both in the same row order, and
-    # ``LatencySketch`` needs no order): with no ORDER BY every step can hash.
     sql = f"""
     WITH src AS NOT MATERIALIZED ({" UNION ALL ".join(selects)}),
     totals AS (
@@ -113,7 +111,7 @@ def merge_sql(
         GROUP BY {_GROUP}, u.k
     ),
     sketches AS (
-        SELECT {_GROUP}, array_agg(k) AS lat_keys, array_agg(c) AS lat_counts
+        SELECT {_GROUP}, array_agg(k ORDER BY k) AS lat_keys, array_agg(c ORDER BY k) AS lat_counts
         FROM bins GROUP BY {_GROUP}
     )
     SELECT * FROM totals LEFT JOIN sketches USING ({_GROUP})
