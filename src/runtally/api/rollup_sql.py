@@ -131,33 +131,6 @@ def _unmerged_sql(rows: str, distinct: bool) -> str:
     )
 
 
-# For the merge statement only. Right after a rollup the tables have no statistics yet;
-# Postgres then guesses a few dozen rows, sorts the ~30 unnested bins of every row by the
-# text keys and spills to disk (~3x slower than hashing). Sorting off makes it hash
-# whatever the estimates; JIT off because the sort penalty in the cost would enable JIT,
-# whose compilation alone takes ~0.5 s.
-SETTINGS = {"enable_sort": "off", "jit": "off", "work_mem": "64MB"}
-
-
-_SET = "SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)"
-
-
-async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
-    """Run ``sql`` with ``SETTINGS`` in a savepoint; the caller's settings are restored."""
-    names = list(SETTINGS)
-    async with conn.transaction():
-        old = await conn.fetchval(
-            "SELECT array_agg(current_setting(n) ORDER BY i)"
-            " FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i)",
-            names,
-        )
-        await conn.execute(_SET, names, list(SETTINGS.values()))
-        rows: list[Any] = await conn.fetch(sql, *args)
-        # A caller's transaction continues after this savepoint: give it its settings back.
-        await conn.execute(_SET, names, old)
-    return rows
-
-
 def _tally(row: Any, distinct: bool) -> Tally:
     return Tally(
         runs=row["runs"],
@@ -209,7 +182,7 @@ async def merged_rollups(
     sql, args = merge_sql(granularity, by, distinct, agent, model)
     if granularity is None:
         args.insert(0, collapsed)
-    rows = await _fetch_hashed(conn, sql, [project, daily, hourly, *args])
+    rows = await conn.fetch(sql, project, daily, hourly, *args)
     return [
         (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"]), _tally(r, distinct))
         for r in rows

@@ -94,16 +94,3 @@ async def test_hourly_buckets_refuse_daily_rows() -> None:
             collapsed=BASE,
             distinct=False,
         )
-
-
-async def test_merge_restores_the_callers_settings(pool: Any) -> None:
-    await seed(pool)
-    await roll_all(pool)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        await conn.execute("SET LOCAL work_mem = '5MB'")
-        _, parts = await gather(conn, Scope("demo", BASE, END), None, True, ())
-        assert len(parts) == 1
-        settings = await conn.fetchrow(
-            "SELECT current_setting('enable_sort') AS s, current_setting('work_mem') AS m"
-        )
-    assert (settings["s"], settings["m"]) == ("on", "5MB")
