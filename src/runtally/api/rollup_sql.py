@@ -64,13 +64,6 @@ def _filters(agent: str | None, model: str | None, first: int) -> tuple[str, lis
     return "".join(clauses), args
 
 
-_COLUMNS = (
-    "runs, successes, failures, duration_sum, duration_min, duration_max, lat_zero,"
-    " lat_keys, lat_counts, input_tokens, output_tokens, cache_read_tokens,"
-    " cache_write_tokens, cost_usd, unpriced_runs, ttft_sum, ttft_count"
-)
-
-
 def merge_sql(
     granularity: str | None, by: Sequence[str], distinct: bool, agent: str | None, model: str | None
 ) -> tuple[str, list[Any]]:
@@ -84,23 +77,19 @@ def merge_sql(
     unknown = set(by) - set(KEY_FIELDS)
     if unknown:
         raise ValueError(f"not a key field: {sorted(unknown)}")
-    # "C" collation: grouping compares bytes, not locale rules (several times cheaper).
-    keys = ", ".join(
-        f'{f} COLLATE "C" AS {f}' if f in by else f"''::text AS {f}" for f in KEY_FIELDS
-    )
+    keys = ", ".join(f if f in by else f"''::text AS {f}" for f in KEY_FIELDS)
     first = 5 if granularity is None else 4
     extra, args = _filters(agent, model, first)
     selects = [
-        f"SELECT {_bucket_expr(granularity, '$4')} AS bucket, {keys}, {_COLUMNS},"
-        " users_hll, sessions_hll"
+        f"SELECT {_bucket_expr(granularity, '$4')} AS bucket, {keys}, runs, successes,"
+        " failures, duration_sum, duration_min, duration_max, lat_zero, lat_keys, lat_counts,"
+        " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,"
+        " unpriced_runs, ttft_sum, ttft_count, users_hll, sessions_hll"
         f" FROM {table} WHERE project = $1 AND bucket = ANY(${n}::timestamptz[]){extra}"
         for n, table in enumerate(TABLES, start=2)
     ]
-    if granularity == "hour" and set(by) == set(KEY_FIELDS):
-        return _unmerged_sql(" UNION ALL ".join(selects), distinct), args
-    # NOT MATERIALIZED: both uses read the tables directly (no copy of every row).
     sql = f"""
-    WITH src AS NOT MATERIALIZED ({" UNION ALL ".join(selects)}),
+    WITH src AS ({" UNION ALL ".join(selects)}),
     totals AS (
         SELECT {_GROUP}, {_TOTALS}{_HLLS if distinct else ""}
         FROM src GROUP BY {_GROUP}
@@ -117,18 +106,6 @@ def merge_sql(
     SELECT * FROM totals LEFT JOIN sketches USING ({_GROUP})
     """
     return sql, args
-
-
-def _unmerged_sql(rows: str, distinct: bool) -> str:
-    """Hourly rows at full key: every group is one row, so nothing is left to merge
-    (an hourly series takes no daily rows: ``merged_rollups`` refuses them); read the
-    rows as they are."""
-    users = "array_remove(ARRAY[users_hll], NULL)" if distinct else "NULL::bytea[]"
-    sessions = "array_remove(ARRAY[sessions_hll], NULL)" if distinct else "NULL::bytea[]"
-    return (
-        f"SELECT {_GROUP}, {_COLUMNS}, {users} AS users, {sessions} AS sessions"
-        f" FROM ({rows}) AS src"
-    )
 
 
 def _tally(row: Any, distinct: bool) -> Tally:
@@ -177,8 +154,6 @@ async def merged_rollups(
     """
     if not daily and not hourly:
         return []
-    if granularity == "hour" and daily:
-        raise ValueError("daily rows cannot answer hourly buckets")
     sql, args = merge_sql(granularity, by, distinct, agent, model)
     if granularity is None:
         args.insert(0, collapsed)
