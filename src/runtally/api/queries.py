@@ -3,9 +3,8 @@ REPEATABLE READ READ ONLY transaction, so markers, rollups and raw rows come fro
 snapshot) and is callable directly, e.g. by benchmarks.
 
 ``gather`` answers an aggregate over any range exactly: it reads the dirty markers,
-plans the range (``planner.plan``) and returns ``(GroupKey, Tally)`` parts, one per
-group: ``rollup_daily`` and ``rollup_hourly`` rows merged in SQL (``rollup_sql``) plus
-raw rows of dirty and edge hours; callers fold them with ``fold``.
+plans the range (``planner.plan``) and returns ``(GroupKey, Tally)`` parts from
+``rollup_daily``, ``rollup_hourly`` and raw rows; callers fold them with ``fold``.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from runtally.api.planner import DAY, HOUR, Plan, floor_to, plan
-from runtally.api.rollup_sql import KEY_FIELDS, merged_rollups
 from runtally.store.aggregate import GroupKey, RawFilter, aggregate_raw
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -109,51 +107,21 @@ async def raw_parts(
 
 
 async def gather(
-    conn: Any,
-    scope: Scope,
-    granularity: str | None = None,
-    distinct: bool = True,
-    by: Sequence[str] = KEY_FIELDS,
+    conn: Any, scope: Scope, granularity: str | None = None, distinct: bool = True
 ) -> tuple[Plan, list[Part]]:
-    """All parts of ``scope``, one per group: clean days and hours from rollups (merged
-    in SQL, ``rollup_sql``), the rest from raw rows (``aggregate_raw``).
+    """All parts of ``scope``: clean days and hours from rollups, the rest from raw rows.
 
-    A group is (bucket, agent, model, error_type) with the key fields not in ``by``
-    collapsed to ''. ``granularity`` ``"hour"`` keeps every part within one hour (no
-    daily rows); ``"day"`` or ``None`` allow daily rows. Buckets are UTC hour or day
-    starts of ``granularity``; with ``None`` every part's bucket is ``scope.start``.
-    ``distinct=False`` leaves the user/session sketches out.
+    ``granularity`` ``"hour"`` keeps every part within one hour (no daily rows);
+    ``"day"`` or ``None`` allow daily rows. Raw parts are bucketed by ``granularity``
+    (``None``: one part per group and interval). Part buckets are UTC hour or day starts
+    except for ``granularity=None`` raw parts, whose bucket is their interval start.
     """
     dirty_hours, dirty_days = await dirty_markers(conn, scope)
     segments = plan(scope.start, scope.end, dirty_hours, dirty_days, granularity != "hour")
-    merged = await merged_rollups(
-        conn,
-        scope.project,
-        segments.daily,
-        segments.hourly,
-        granularity=granularity,
-        by=by,
-        collapsed=scope.start,
-        distinct=distinct,
-        agent=scope.agent,
-        model=scope.model,
-    )
-    groups = dict(merged)  # fresh tallies: merged into in place
-    for group, tally in await raw_parts(conn, scope, segments.raw, granularity, distinct):
-        key = _collapse(group, by, scope.start if granularity is None else None)
-        if key in groups:
-            groups[key].merge(tally)
-        else:
-            groups[key] = tally
-    return segments, list(groups.items())
-
-
-def _collapse(group: GroupKey, by: Sequence[str], bucket: datetime | None) -> GroupKey:
-    """``group`` with the key fields not in ``by`` set to '' (and the bucket replaced)."""
-    return GroupKey(
-        group.bucket if bucket is None else bucket,
-        *(getattr(group, f) if f in by else "" for f in KEY_FIELDS),
-    )
+    parts = await rollup_parts(conn, "rollup_daily", scope, segments.daily, distinct)
+    parts += await rollup_parts(conn, "rollup_hourly", scope, segments.hourly, distinct)
+    parts += await raw_parts(conn, scope, segments.raw, granularity, distinct)
+    return segments, parts
 
 
 def fold(parts: Iterable[Part], key: Callable[[GroupKey], K | None]) -> dict[K, Tally]:
