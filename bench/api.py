@@ -33,6 +33,7 @@ from bench.harness import (
     utc_now,
 )
 from runtally.devstack.servers import free_port, wait_port
+from runtally.rollup.jobs import run_pending
 from runtally.store.aggregate import RawFilter, aggregate_raw
 from runtally.store.engine import connect
 
@@ -59,9 +60,6 @@ async def _run(ctx: BenchContext, stack: Stack) -> None:
     await make_partitions(settings, start.date(), end.date() + timedelta(days=1))
     n = await _fill(ctx, stack, start, end, ctx.size(10_000_000, 300_000))
     await _rollup(ctx, stack, start, end, n)
-    if not procs.has_command("api"):
-        ctx.note(NAME, "`runtally api` is not available yet: no API figure.")
-        return
     key = await _create_key(stack)
     raw = await _raw_times(ctx, stack, start, end, n)
     port = free_port()
@@ -120,11 +118,6 @@ def _chunks(start: datetime, end: datetime, n: int) -> list[tuple[datetime, int,
 
 async def _rollup(ctx: BenchContext, stack: Stack, start: datetime, end: datetime, n: int) -> float:
     hours = await sqlgen.mark_dirty(stack.settings, start, end)
-    try:
-        from runtally.rollup.jobs import run_pending
-    except ImportError:
-        ctx.note(NAME, "rollups not available yet: the API answers from raw rows.")
-        return float("nan")
     began = time.perf_counter()
     await run_pending(stack.settings)
     seconds = time.perf_counter() - began

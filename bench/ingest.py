@@ -60,9 +60,6 @@ async def _run(ctx: BenchContext, stack: Stack, batch: Batch) -> None:
             f"Limits on the same rows: plain COPY {copy_rate:,.0f} rows/s, raw XREADGROUP+XACK "
             f"{read_ack:,.0f} entries/s, parse_event alone {parse:,.0f} events/s on one core.",
         )
-        if not procs.has_command("ingest"):
-            ctx.note(NAME, "`runtally ingest` is not available yet: no end-to-end figure.")
-            return
         copy_limit = Limit("plain COPY", copy_rate, "rows/s")
         for count in (1, 2):
             rate = await _ingest_rate(ctx, stack, client, payloads, count)

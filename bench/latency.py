@@ -40,9 +40,6 @@ WARMUP_S = 2.0
 
 
 def run(ctx: BenchContext) -> None:
-    if not procs.has_command("ingest"):
-        ctx.note(NAME, "`runtally ingest` is not available yet: no latency figure.")
-        return
     with private_stack(NAME, pg_options={"track_commit_timestamp": "on"}) as stack:
         asyncio.run(_run(ctx, stack, ctx.size(40, 12)))
 

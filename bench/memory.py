@@ -32,9 +32,6 @@ RATE = 15_000
 
 
 def run(ctx: BenchContext) -> None:
-    if not procs.has_command("ingest"):
-        ctx.note(NAME, "`runtally ingest` is not available yet: no memory figure.")
-        return
     with private_stack(NAME) as stack:
         asyncio.run(_run(ctx, stack, ctx.size(60, 15)))
 

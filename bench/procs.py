@@ -25,14 +25,6 @@ def runtally_command() -> list[str]:
     return [str(script)] if script.exists() else RUNTALLY
 
 
-def has_command(*words: str) -> bool:
-    """Whether ``runtally <words> --help`` works (the component has landed)."""
-    result = subprocess.run(
-        [*runtally_command(), *words, "--help"], capture_output=True, text=True, check=False
-    )
-    return result.returncode == 0
-
-
 @contextlib.contextmanager
 def running(
     stack: Stack,

@@ -31,11 +31,6 @@ CHUNK = 1000
 
 
 def run(ctx: BenchContext) -> None:
-    try:
-        from runtally.publisher import Publisher  # noqa: F401
-    except ImportError:
-        ctx.note(NAME, "`runtally.publisher` is not available yet: no publisher figure.")
-        return
     with private_stack(NAME) as stack:
         asyncio.run(_run(ctx, stack, ctx.size(200_000, 30_000)))
 

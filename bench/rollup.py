@@ -53,9 +53,6 @@ async def _run(ctx: BenchContext, stack: Stack) -> None:
     await make_partitions(stack.settings, *today_window())
     n = ctx.size(1_000_000, 200_000)
     await _one_hour(ctx, stack, n)
-    if not procs.has_command("scheduler"):
-        ctx.note(NAME, "`runtally scheduler` is not available yet: no steady-state lag.")
-        return
     await _steady(ctx, stack, rate=ctx.size(5000, 2000), seconds=ctx.size(75, 25))
 
 
