@@ -15,19 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runtally.events import parse_event
+from runtally.store.writes import COLUMNS
 
 PROJECT = "bench"
 AGENTS = tuple(f"agent-{i}" for i in range(8))
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20241022", "claude-3-5-haiku", "o3-mini")
 ERRORS = ("timeout", "rate_limited", "tool_error")
 
-# The agent_runs columns a writer fills (ingested_at takes its default).
-COPY_COLUMNS = (
-    "event_id", "project", "agent", "model", "started_at", "ended_at", "duration_ms",
-    "status", "error_type", "error_message", "input_tokens", "output_tokens",
-    "cache_read_tokens", "cache_write_tokens", "ttft_ms", "cost_usd", "cost_source",
-    "price_version", "trace_id", "session_id", "user_id", "tags", "metadata",
-)  # fmt: skip
+# The agent_runs columns a writer fills (ingested_at takes its default): ingest's own list.
+COPY_COLUMNS = COLUMNS
 
 
 def fast_uuid() -> uuid.UUID:
