@@ -193,7 +193,7 @@ async def _sampler(stack: Stack, since: datetime, out: list[tuple[float, int, fl
                 """
                 SELECT (SELECT count(*) FROM agent_runs WHERE started_at >= $1) AS raw,
                        (SELECT coalesce(sum(runs), 0) FROM rollup_hourly
-                          WHERE bucket >= $1) AS rolled,
+                          WHERE bucket >= $1 AND dims = 0) AS rolled,
                        (SELECT coalesce(extract(epoch FROM now() - min(dirtied_at)), 0)
                           FROM rollup_dirty) AS age
                 """,

@@ -8,13 +8,13 @@ import pytest
 from arq.cron import CronJob
 
 from runtally.config import Settings
+from runtally.cube import GroupKey
 from runtally.rollup.daily import merge_day
 from runtally.rollup.maintenance import dead_letter_min_id, retention_cutoff
 from runtally.rollup.rows import day_start, lock_key
 from runtally.rollup.scheduler import cron_fields, worker_settings
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.sketch import LatencySketch
-from runtally.store.aggregate import GroupKey
 from runtally.tally import Tally
 
 

@@ -1,7 +1,8 @@
 """Daily rollup: merge a dirty UTC day's hourly rows into ``rollup_daily``.
 
-Days are rolled from ``rollup_hourly`` (never from raw rows) by ``Tally.merge``: sums
-and counts add, min/max combine, latency bins add and user/session HLLs union. The
+Days are rolled from ``rollup_hourly``'s full-key rows (never from raw rows) by
+``Tally.merge``: sums and counts add, min/max combine, latency bins add and user/session
+HLLs union; the day's grouping sets are then derived from its full-key rows (``cube``). The
 same discipline as the hourly rollup keeps it exact under concurrency: an advisory
 lock per (project, day), the marker's ``seq`` read first, and the marker cleared only
 if that ``seq`` is unchanged (an hourly rollup that commits later re-marks the day in
@@ -15,9 +16,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from runtally.cube import GroupKey, cube
 from runtally.rollup.rows import DAY, lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
-from runtally.store.aggregate import GroupKey
 from runtally.tally import Tally
 
 TABLE = "rollup_daily"
@@ -35,7 +36,7 @@ ORDER BY d.day, d.project LIMIT $1
 
 
 def merge_day(day: datetime, hourly: dict[GroupKey, Tally]) -> dict[GroupKey, Tally]:
-    """Hourly tallies of one day merged per (agent, model, error_type), bucketed at ``day``."""
+    """Full-key hourly tallies of one day merged per (agent, model, error_type), at ``day``."""
     merged: dict[GroupKey, Tally] = defaultdict(Tally)
     for key, tally in hourly.items():
         merged[GroupKey(day, key.agent, key.model, key.error_type)].merge(tally)
@@ -63,7 +64,8 @@ async def roll_day(conn: Any, project: str, day: datetime) -> tuple[Outcome, int
         ):
             return Outcome.WAITING, 0
         hourly = await read_rows(conn, "rollup_hourly", project, day, day + DAY)
-        written = await replace_rows(conn, TABLE, project, day, day + DAY, merge_day(day, hourly))
+        daily = cube(merge_day(day, hourly))
+        written = await replace_rows(conn, TABLE, project, day, day + DAY, daily)
         status = await conn.execute(
             "DELETE FROM rollup_dirty_day WHERE project = $1 AND day = $2 AND seq = $3",
             project,

@@ -1,7 +1,8 @@
 """Rollup rows in Postgres: replace one bucket's rows, read them back, lock keys.
 
 Shared by the hourly and daily rollups. Both keep their rows keyed by
-(project, bucket, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns.
+(project, bucket, dims, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns:
+each bucket at every grouping set of ``runtally.cube``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runtally.store.aggregate import GroupKey
+from runtally.cube import FULL, GroupKey
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TABLES = ("rollup_hourly", "rollup_daily")
-KEY_COLUMNS = ("project", "bucket", "agent", "model", "error_type")
+KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
 COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS
 
 
@@ -38,10 +39,11 @@ def day_start(moment: datetime) -> datetime:
     return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
 
 
-def _record(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
+def record(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
+    """The values of one rollup row, in ``COLUMNS`` order."""
     row = tally.to_row()
     values = (row[name] for name in ROLLUP_FIELDS)
-    return (project, key.bucket, key.agent, key.model, key.error_type, *values)
+    return (project, key.bucket, key.dims, key.agent, key.model, key.error_type, *values)
 
 
 async def replace_rows(
@@ -65,26 +67,32 @@ async def replace_rows(
         start,
         end,
     )
-    records = [_record(project, key, tally) for key, tally in tallies.items() if tally.runs]
+    records = [record(project, key, tally) for key, tally in tallies.items() if tally.runs]
     if records:
         await conn.copy_records_to_table(table, records=records, columns=list(COLUMNS))
     return len(records)
 
 
 async def read_rows(
-    conn: Any, table: str, project: str, start: datetime, end: datetime
+    conn: Any, table: str, project: str, start: datetime, end: datetime, dims: int = FULL
 ) -> dict[GroupKey, Tally]:
-    """``table``'s rows of ``project`` with buckets in ``[start, end)`` as tallies."""
+    """``table``'s rows of ``project`` at grouping set ``dims`` with buckets in
+    ``[start, end)``, as tallies."""
     if table not in TABLES:
         raise ValueError(f"not a rollup table: {table}")
     rows = await conn.fetch(
         f"SELECT {', '.join(COLUMNS)} FROM {table} "
-        "WHERE project = $1 AND bucket >= $2 AND bucket < $3",
+        "WHERE project = $1 AND bucket >= $2 AND bucket < $3 AND dims = $4 "
+        # A fixed order: merges of these rows then give the same HLL unions every time.
+        "ORDER BY bucket, agent, model, error_type",
         project,
         start,
         end,
+        dims,
     )
     return {
-        GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"]): Tally.from_row(row)
+        GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"], dims): (
+            Tally.from_row(row)
+        )
         for row in rows
     }

@@ -23,22 +23,13 @@ from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
+from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
+from runtally.sketch import SQL_KEY, hll_from_values
 from runtally.tally import Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
-
-
-@dataclass(frozen=True)
-class GroupKey:
-    """Key of one aggregate: the rollup key without the project."""
-
-    bucket: datetime
-    agent: str
-    model: str
-    error_type: str  # '' for successful runs
 
 
 @dataclass(frozen=True)
@@ -89,10 +80,18 @@ _IDS = """,
 WORK_MEM = "64MB"
 
 
-def _fine_sql(where: str, bucket_expr: str, distinct: bool) -> str:
+def _key_columns(dims: int) -> str:
+    """The select list of the key columns; those outside ``dims`` are constant ''."""
+    agent = "agent" if dims & AGENT else "''::text AS agent"
+    model = "model" if dims & MODEL else "''::text AS model"
+    error = "coalesce(error_type, '')" if dims & ERROR_TYPE else "''::text"
+    return f"{agent}, {model}, {error} AS error_type"
+
+
+def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
     key = SQL_KEY.format(x="duration_ms")
     return f"""
-    SELECT {bucket_expr} AS bucket, agent, model, coalesce(error_type, '') AS error_type,
+    SELECT {bucket_expr} AS bucket, {_key_columns(dims)},
            CASE WHEN duration_ms > 0 THEN {key} END AS k,
            {_SUMS}{_IDS if distinct else ""}
     FROM agent_runs WHERE {where}
@@ -100,27 +99,30 @@ def _fine_sql(where: str, bucket_expr: str, distinct: bool) -> str:
     """
 
 
-def _fine_tally(row: Any) -> Tally:
-    """The tally of one fine group (all its runs share one latency bin)."""
+def _add_fine(tally: Tally, row: Any) -> None:
+    """Fold one fine group (all its runs share one latency bin) into ``tally``."""
     runs = row["runs"]
-    latency = LatencySketch(zero=runs) if row["k"] is None else LatencySketch(bins={row["k"]: runs})
-    return Tally(
-        runs=runs,
-        successes=row["successes"],
-        failures=runs - row["successes"],
-        duration_sum=row["duration_sum"],
-        duration_min=row["duration_min"],
-        duration_max=row["duration_max"],
-        latency=latency,
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cache_write_tokens=row["cache_write_tokens"],
-        cost_usd=row["cost_usd"],
-        unpriced_runs=row["unpriced_runs"],
-        ttft_sum=row["ttft_sum"],
-        ttft_count=row["ttft_count"],
-    )
+    first = tally.runs == 0
+    tally.runs += runs
+    tally.successes += row["successes"]
+    tally.failures += runs - row["successes"]
+    tally.duration_sum += row["duration_sum"]
+    low, high = row["duration_min"], row["duration_max"]
+    tally.duration_min = low if first else min(low, tally.duration_min)
+    tally.duration_max = high if first else max(high, tally.duration_max)
+    if row["k"] is None:
+        tally.latency.zero += runs
+    else:
+        bins = tally.latency.bins
+        bins[row["k"]] = bins.get(row["k"], 0) + runs
+    tally.input_tokens += row["input_tokens"]
+    tally.output_tokens += row["output_tokens"]
+    tally.cache_read_tokens += row["cache_read_tokens"]
+    tally.cache_write_tokens += row["cache_write_tokens"]
+    tally.cost_usd += row["cost_usd"]
+    tally.unpriced_runs += row["unpriced_runs"]
+    tally.ttft_sum += row["ttft_sum"]
+    tally.ttft_count += row["ttft_count"]
 
 
 async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
@@ -141,21 +143,26 @@ async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
 
 
 async def aggregate_raw(
-    conn: Any, raw: RawFilter, bucket: str | None = "hour", distinct: bool = True
+    conn: Any,
+    raw: RawFilter,
+    bucket: str | None = "hour",
+    distinct: bool = True,
+    dims: int = FULL,
 ) -> dict[GroupKey, Tally]:
     """Tallies of the raw rows ``raw`` selects, per (bucket, agent, model, error_type).
 
     ``bucket`` is ``"hour"``, ``"day"`` (UTC) or ``None`` (one bucket: ``raw.start``).
     ``distinct=False`` skips the user/session sketches (cheaper when not needed).
+    ``dims`` groups by only those key columns (``runtally.cube``); the others are ''.
     """
     where, args = raw.where()
-    sql = _fine_sql(where, _bucket_expr(bucket, "$2"), distinct)
+    sql = _fine_sql(where, _bucket_expr(bucket, "$2"), distinct, dims)
     out: dict[GroupKey, Tally] = defaultdict(Tally)
     users: dict[GroupKey, list[list[str]]] = defaultdict(list)
     sessions: dict[GroupKey, list[list[str]]] = defaultdict(list)
     for row in await _fetch_hashed(conn, sql, args):
-        key = GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"])
-        out[key].merge(_fine_tally(row))
+        key = GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"], dims)
+        _add_fine(out[key], row)
         if distinct:
             if row["users"]:
                 users[key].append(row["users"])
@@ -167,3 +174,35 @@ async def aggregate_raw(
             if sketch is not None:
                 getattr(out[key], attr).append(sketch)
     return dict(out)
+
+
+@dataclass(frozen=True)
+class Extremes:
+    """What cannot be subtracted from a rollup: min/max duration and distinct sketches."""
+
+    duration_min: float
+    duration_max: float
+    users: bytes | None = None
+    sessions: bytes | None = None
+
+
+async def extremes(
+    conn: Any, raw: RawFilter, distinct: bool = True, dims: int = FULL
+) -> dict[tuple[str, str, str], Extremes]:
+    """Per (agent, model, error_type) of grouping set ``dims``: min/max duration of the
+    raw rows ``raw`` selects and, with ``distinct``, their user and session sketches.
+
+    Much cheaper than ``aggregate_raw`` over the same rows (no latency bins, no sums).
+    """
+    where, args = raw.where()
+    sql = (
+        f"SELECT {_key_columns(dims)}, min(duration_ms) AS low, max(duration_ms) AS high"
+        f"{_IDS if distinct else ''} FROM agent_runs WHERE {where} GROUP BY 1, 2, 3"
+    )
+    out = {}
+    for row in await conn.fetch(sql, *args):
+        users = hll_from_values(row["users"] or ()) if distinct else None
+        sessions = hll_from_values(row["sessions"] or ()) if distinct else None
+        cells = (row["agent"], row["model"], row["error_type"])
+        out[cells] = Extremes(row["low"], row["high"], users, sessions)
+    return out

@@ -178,15 +178,30 @@ class Truth:
         durations.append(run.duration_ms)
 
 
+# Grouping sets as stored (bit 1 agent, 2 model, 4 error type kept); 7 is the full key.
+GROUPING_SETS = tuple(range(8))
+
+
+def _key(run: Run, bucket: datetime, dims: int) -> Key:
+    """The rollup key of ``run`` at grouping set ``dims``: dropped columns are ''."""
+    return (
+        bucket,
+        run.agent if dims & 1 else "",
+        run.model if dims & 2 else "",
+        (run.error_type or "") if dims & 4 else "",
+    )
+
+
 def ground_truth(
-    runs: Iterable[Run], bucket: str
+    runs: Iterable[Run], bucket: str, dims: int = 7
 ) -> tuple[dict[Key, Truth], dict[Key, list[float]]]:
-    """Per (bucket, agent, model, error_type): exact sums, and the durations themselves."""
+    """Per (bucket, agent, model, error_type) at grouping set ``dims``: exact sums, and
+    the durations themselves."""
     cut = hour_of if bucket == "hour" else day_of
     sums: dict[Key, Truth] = defaultdict(Truth)
     durations: dict[Key, list[float]] = defaultdict(list)
     for run in runs:
-        key = (cut(run.started_at), run.agent, run.model, run.error_type or "")
+        key = _key(run, cut(run.started_at), dims)
         sums[key].add(run, durations[key])
     return dict(sums), dict(durations)
 
@@ -194,11 +209,24 @@ def ground_truth(
 async def assert_table_matches(
     conn: Any, table: str, runs: Sequence[Run], bucket: str, check_bins: bool = True
 ) -> None:
-    """Every exact column of ``table`` equals ground truth; min/max and bins too."""
-    sums, durations = ground_truth(runs, bucket)
-    rows = await conn.fetch(f"SELECT * FROM {table} WHERE project = $1", PROJECT)
+    """At every grouping set, every exact column of ``table`` equals ground truth;
+    min/max and bins too."""
+    assert {r["dims"] for r in await conn.fetch(f"SELECT DISTINCT dims FROM {table}")} <= set(
+        GROUPING_SETS
+    )
+    for dims in GROUPING_SETS:
+        await _assert_set_matches(conn, table, runs, bucket, dims, check_bins)
+
+
+async def _assert_set_matches(
+    conn: Any, table: str, runs: Sequence[Run], bucket: str, dims: int, check_bins: bool
+) -> None:
+    sums, durations = ground_truth(runs, bucket, dims)
+    rows = await conn.fetch(
+        f"SELECT * FROM {table} WHERE project = $1 AND dims = $2", PROJECT, dims
+    )
     got = {(r["bucket"], r["agent"], r["model"], r["error_type"]): r for r in rows}
-    assert set(got) == set(sums), f"{table}: keys differ"
+    assert set(got) == set(sums), f"{table} dims={dims}: keys differ"
     for key, truth in sums.items():
         row = got[key]
         for name in EXACT:
@@ -221,7 +249,7 @@ async def snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     for table in ("rollup_hourly", "rollup_daily"):
         rows = await conn.fetch(
-            f"SELECT * FROM {table} ORDER BY project, bucket, agent, model, error_type"
+            f"SELECT * FROM {table} ORDER BY project, bucket, dims, agent, model, error_type"
         )
         out[table] = [
             tuple(_comparable(k, v) for k, v in r.items() if k != "computed_at") for r in rows
