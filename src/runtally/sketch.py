@@ -11,10 +11,10 @@ Distinct counts: HyperLogLog (datasketches ``hll_sketch``, lg_k 12, about 1.5% e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 
 import datasketches
+import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
 RELATIVE_ACCURACY = 0.01
@@ -43,17 +43,32 @@ def bucket_value(key: int) -> float:
     return float(MAPPING.value(key))
 
 
-@dataclass
 class LatencySketch:
-    """DDSketch bins: ``zero`` counts values of 0, ``bins`` maps key -> count."""
+    """DDSketch bins: ``zero`` counts values of 0, ``bins`` maps key -> count.
 
-    zero: int = 0
-    bins: dict[int, int] = field(default_factory=dict)
+    Merging is lazy: ``merge`` and ``from_arrays`` only keep references to the (keys,
+    counts) arrays, and the first read of ``bins`` folds them all in one numpy pass.
+    A read answer merges dozens to thousands of rows of a few hundred bins each, which
+    per-bin dict updates in Python would make the largest cost of a request. Arrays
+    handed to ``from_arrays`` must not be mutated afterwards.
+    """
+
+    __slots__ = ("_bins", "_pending", "zero")
+
+    def __init__(self, zero: int = 0, bins: Mapping[int, int] | None = None) -> None:
+        self.zero = zero
+        self._bins: dict[int, int] = dict(bins) if bins else {}
+        self._pending: list[tuple[Sequence[int], Sequence[int]]] = []
 
     @classmethod
     def from_arrays(cls, zero: int, keys: Sequence[int], counts: Sequence[int]) -> LatencySketch:
-        """Build from the parallel arrays stored in rollup rows."""
-        return cls(zero=zero, bins=dict(zip(keys, counts, strict=True)))
+        """Build from the parallel arrays stored in rollup rows (kept by reference)."""
+        if len(keys) != len(counts):
+            raise ValueError("keys and counts differ in length")
+        sketch = cls(zero)
+        if len(keys):
+            sketch._pending.append((keys, counts))
+        return sketch
 
     @classmethod
     def from_values(cls, values: Iterable[float]) -> LatencySketch:
@@ -62,6 +77,30 @@ class LatencySketch:
             sketch.add(value)
         return sketch
 
+    @property
+    def bins(self) -> dict[int, int]:
+        """key -> count of every non-empty bin (folds pending merges first)."""
+        if self._pending:
+            self._fold()
+        return self._bins
+
+    def _fold(self) -> None:
+        parts = self._pending
+        if self._bins:
+            parts.append((list(self._bins), list(self._bins.values())))
+        if len(parts) == 1:
+            keys, counts = parts[0]
+            self._bins = dict(zip(keys, counts, strict=True))
+        else:
+            all_keys = np.concatenate([np.asarray(k, dtype=np.int64) for k, _ in parts])
+            all_counts = np.concatenate([np.asarray(c, dtype=np.int64) for _, c in parts])
+            low = int(all_keys.min())
+            dense = np.zeros(int(all_keys.max()) - low + 1, dtype=np.int64)
+            np.add.at(dense, all_keys - low, all_counts)
+            (present,) = np.nonzero(dense)
+            self._bins = dict(zip((present + low).tolist(), dense[present].tolist(), strict=True))
+        self._pending = []
+
     def add(self, value: float, count: int = 1) -> None:
         if value < 0:
             raise ValueError("latency sketch takes values >= 0")
@@ -69,57 +108,93 @@ class LatencySketch:
             self.zero += count
         else:
             key = bucket_key(value)
-            self.bins[key] = self.bins.get(key, 0) + count
+            bins = self.bins
+            bins[key] = bins.get(key, 0) + count
 
     def merge(self, other: LatencySketch) -> None:
-        """Add ``other``'s counts into this sketch (associative and commutative)."""
+        """Add ``other``'s counts into this sketch (associative and commutative).
+
+        ``other`` is left as it is and may be merged elsewhere too.
+        """
         self.zero += other.zero
-        for key, count in other.bins.items():
-            self.bins[key] = self.bins.get(key, 0) + count
+        self._pending.extend(other._pending)
+        if other._bins:
+            self._pending.append((list(other._bins), list(other._bins.values())))
+
+    def subtract(self, other: LatencySketch) -> None:
+        """Take ``other``'s counts out of this sketch; ``other`` must be contained in it."""
+        zero, keys, counts = other.to_arrays()
+        self.zero -= zero
+        if keys:
+            self._pending.append((keys, [-count for count in counts]))
 
     def to_arrays(self) -> tuple[int, list[int], list[int]]:
         """``(zero, keys, counts)`` with keys ascending, for storage."""
-        keys = sorted(self.bins)
-        return self.zero, keys, [self.bins[k] for k in keys]
+        bins = self.bins
+        keys = sorted(bins)
+        return self.zero, keys, [bins[k] for k in keys]
 
     @property
     def count(self) -> int:
         return self.zero + sum(self.bins.values())
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LatencySketch):
+            return NotImplemented
+        return (self.zero, self.bins) == (other.zero, other.bins)
+
+    def __repr__(self) -> str:
+        return f"LatencySketch(zero={self.zero}, bins={self.bins})"
+
     def quantile(self, q: float) -> float | None:
         """The value at quantile ``q`` (0..1) as ddsketch defines it; ``None`` when empty."""
-        if not 0 <= q <= 1:
+        return self._quantiles((q,))[0]
+
+    def _quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        if not all(0 <= q <= 1 for q in qs):
             raise ValueError("quantile must be within [0, 1]")
-        total = self.count
+        zero, keys, counts = self.to_arrays()
+        total = zero + sum(counts)
         if total == 0:
-            return None
-        rank = q * (total - 1)
-        if rank < self.zero:
-            return 0.0
-        running = float(self.zero)
-        for key in sorted(self.bins):
-            running += self.bins[key]
-            if running > rank:
-                return bucket_value(key)
-        return bucket_value(max(self.bins))
+            return [None for _ in qs]
+        out: list[float | None] = []
+        for q in qs:
+            rank = q * (total - 1)
+            out.append(0.0 if rank < zero else bucket_value(_bin_at(rank, zero, keys, counts)))
+        return out
 
     def quantiles(
         self, low: float | None = None, high: float | None = None
     ) -> dict[str, float | None]:
         """p50…p99, each clamped to the exact ``[low, high]`` when given."""
+        values = self._quantiles([q for _, q in QUANTILES])
         out: dict[str, float | None] = {}
-        for name, q in QUANTILES:
-            value = self.quantile(q)
+        for (name, _), value in zip(QUANTILES, values, strict=True):
             if value is not None and low is not None and high is not None:
                 value = min(max(value, low), high)
             out[name] = value
         return out
 
 
+def _bin_at(rank: float, zero: int, keys: list[int], counts: list[int]) -> int:
+    """The key of the first bin whose running count (after the zeros) exceeds ``rank``."""
+    running = float(zero)
+    for key, count in zip(keys, counts, strict=True):
+        running += count
+        if running > rank:
+            return key
+    return keys[-1]
+
+
 def hll_from_values(values: Iterable[str]) -> bytes | None:
-    """A compact serialized HLL of ``values``; ``None`` when there are none."""
+    """A compact serialized HLL of ``values``; ``None`` when there are none.
+
+    The same set of values always gives the same bytes and estimate, whatever their order
+    or repeats: values are added once each, sorted. (A sketch's HIP estimate depends on
+    the order of its updates, and a union of one sketch keeps it.)
+    """
     sketch = datasketches.hll_sketch(HLL_LG_K)
-    for value in values:
+    for value in sorted(set(values)):
         sketch.update(value)
     return None if sketch.is_empty() else bytes(sketch.serialize_compact())
 

@@ -98,6 +98,27 @@ class Tally:
         self.users.extend(other.users)
         self.sessions.extend(other.sessions)
 
+    def subtract(self, other: Tally) -> None:
+        """Take ``other``'s runs out of this tally: counts, sums and latency bins.
+
+        ``other`` must describe a subset of this tally's runs. min/max and the distinct
+        sketches cannot be subtracted: they are left as they are, for the caller to set
+        from the remaining runs.
+        """
+        self.runs -= other.runs
+        self.successes -= other.successes
+        self.failures -= other.failures
+        self.duration_sum -= other.duration_sum
+        self.latency.subtract(other.latency)
+        self.input_tokens -= other.input_tokens
+        self.output_tokens -= other.output_tokens
+        self.cache_read_tokens -= other.cache_read_tokens
+        self.cache_write_tokens -= other.cache_write_tokens
+        self.cost_usd -= other.cost_usd
+        self.unpriced_runs -= other.unpriced_runs
+        self.ttft_sum -= other.ttft_sum
+        self.ttft_count -= other.ttft_count
+
     def to_row(self) -> dict[str, Any]:
         """The ``ROLLUP_FIELDS`` columns, HLLs unioned into one sketch each."""
         zero, keys, counts = self.latency.to_arrays()

@@ -101,6 +101,51 @@ CASES = [
         Plan(daily=[h(0), h(24)]),
     ),
     (
+        "an edge over half a clean hour is trimmed from the hour",
+        h(1.25),
+        h(3.75),
+        set(),
+        set(),
+        True,
+        Plan(hourly=[h(2)], trimmed=[(h(1.25), h(2)), (h(3), h(3.75))]),
+    ),
+    (
+        "an edge over half a dirty hour stays raw",
+        h(1.25),
+        h(3.75),
+        {h(1), h(3)},
+        set(),
+        True,
+        Plan(hourly=[h(2)], raw=[(h(1.25), h(2)), (h(3), h(3.75))]),
+    ),
+    (
+        "exactly half an hour stays raw",
+        h(1.5),
+        h(3),
+        set(),
+        set(),
+        True,
+        Plan(hourly=[h(2)], raw=[(h(1.5), h(2))]),
+    ),
+    (
+        "most of one hour is trimmed",
+        h(1) + timedelta(minutes=1),
+        h(2) - timedelta(minutes=1),
+        set(),
+        set(),
+        True,
+        Plan(trimmed=[(h(1) + timedelta(minutes=1), h(2) - timedelta(minutes=1))]),
+    ),
+    (
+        "two edges and no whole hour",
+        h(1.1),
+        h(2.2),
+        set(),
+        set(),
+        True,
+        Plan(trimmed=[(h(1.1), h(2))], raw=[(h(2), h(2.2))]),
+    ),
+    (
         "one-microsecond range",
         h(3),
         h(3) + timedelta(microseconds=1),
@@ -130,11 +175,11 @@ def test_plan_table(
 
 def _covered(result: Plan) -> list[tuple[datetime, datetime]]:
     parts = [(d, d + DAY) for d in result.daily] + [(x, x + HOUR) for x in result.hourly]
-    return sorted(parts + result.raw)
+    return sorted(parts + result.raw + result.trimmed)
 
 
 @pytest.mark.parametrize("use_daily", [True, False])
-@pytest.mark.parametrize("offset_min", [0, 1, 59])
+@pytest.mark.parametrize("offset_min", [0, 1, 29, 31, 59])
 @pytest.mark.parametrize("length_h", [0.5, 1, 23, 24, 25, 49, 73.3])
 def test_segments_tile_the_range_exactly(use_daily: bool, offset_min: int, length_h: float) -> None:
     start = h(-3) + timedelta(minutes=offset_min)
@@ -147,6 +192,10 @@ def test_segments_tile_the_range_exactly(use_daily: bool, offset_min: int, lengt
         assert a_end == b_start  # no gap, no overlap
     result = plan(start, end, dirty, {h(48)}, use_daily)
     assert not set(result.hourly) & dirty
+    assert all(
+        floor_to(a, HOUR) == floor_to(b - timedelta.resolution, HOUR) for a, b in result.trimmed
+    )
+    assert not {floor_to(a, HOUR) for a, _ in result.trimmed} & dirty
     assert all(d == floor_to(d, DAY) for d in result.daily)
 
 

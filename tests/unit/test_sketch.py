@@ -114,3 +114,53 @@ def test_hll_round_trips_and_empties() -> None:
     # A union of a sketch with itself (and empties) counts the same set.
     assert hll_estimate(hll_union([blob, None, blob])) == hll_estimate(hll_union([blob, blob]))
     assert abs(hll_estimate(hll_union([blob, blob])) - 500) <= 15
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lazy_merges_equal_one_sketch_of_every_value(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    chunks = [rng.lognormal(6.0, 1.5, int(rng.integers(0, 400))).tolist() for _ in range(40)]
+    chunks[3] = [0.0] * 7  # zeros only
+    merged = LatencySketch()
+    for i, chunk in enumerate(chunks):
+        part = LatencySketch.from_values(chunk)
+        if i % 2:  # half of them as stored rows: arrays kept by reference
+            part = LatencySketch.from_arrays(*part.to_arrays())
+        merged.merge(part)
+        if i == 20:
+            merged.add(5.0)  # an add between merges folds what is pending first
+            chunks[20] = [*chunk, 5.0]
+    assert merged == LatencySketch.from_values([v for chunk in chunks for v in chunk])
+
+
+def test_a_merged_sketch_is_independent_of_its_parts() -> None:
+    a = LatencySketch.from_values([1.0, 2.0])
+    b = LatencySketch.from_arrays(*LatencySketch.from_values([2.0, 3.0]).to_arrays())
+    total = LatencySketch()
+    total.merge(a)
+    total.merge(b)
+    assert total.count == 4
+    total.add(1.0)
+    assert (a.count, b.count) == (2, 2)
+    assert a == LatencySketch.from_values([1.0, 2.0])
+
+
+def test_subtract_removes_exactly_the_counts_of_a_contained_sketch() -> None:
+    rng = np.random.default_rng(11)
+    values = rng.lognormal(5.0, 1.0, 3000).tolist() + [0.0] * 5
+    whole = LatencySketch.from_arrays(*LatencySketch.from_values(values).to_arrays())
+    whole.subtract(LatencySketch.from_values(values[:1000] + [0.0] * 2))
+    assert whole == LatencySketch.from_values(values[1000:3000] + [0.0] * 3)
+    assert all(count > 0 for count in whole.bins.values())  # emptied bins are gone
+
+
+def test_from_arrays_refuses_arrays_of_different_lengths() -> None:
+    with pytest.raises(ValueError):
+        LatencySketch.from_arrays(0, [1, 2], [3])
+
+
+def test_hll_bytes_depend_on_the_set_of_values_only() -> None:
+    ids = [f"user-{i}" for i in range(5000)]
+    shuffled = ids[::-1] + ids[::7]  # another order, with repeats
+    assert hll_from_values(ids) == hll_from_values(shuffled)
+    assert hll_from_values([]) is None

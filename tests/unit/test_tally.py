@@ -85,3 +85,14 @@ def test_row_round_trip() -> None:
     back = Tally.from_row(row)
     assert comparable(back) == comparable(tally)
     assert back.unique_users == tally.unique_users > 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_subtract_undoes_merge_for_every_additive_field(seed: int) -> None:
+    rng = random.Random(seed)
+    a, b = random_tally(rng), random_tally(rng)
+    total = Tally.merged([a, b])
+    total.subtract(b)
+    got, want = total.to_row(), a.to_row()
+    additive = set(ROLLUP_FIELDS) - {"duration_min", "duration_max", "users_hll", "sessions_hll"}
+    assert {f: got[f] for f in additive} == {f: want[f] for f in additive}

@@ -5,8 +5,11 @@ counted twice and nothing is missed:
 
 - a whole UTC day with no day marker and no dirty hour → one ``rollup_daily`` row set;
 - any other whole hour that is clean → ``rollup_hourly``;
-- a dirty hour, and the parts of the first and last hour cut by the range edges → raw
-  rows (``aggregate_raw``), coalesced into as few intervals as possible.
+- a part of a clean hour cut by a range edge that covers more than half of the hour →
+  ``trimmed``: the hour's rollup minus the raw rows of the rest of the hour, which are
+  fewer (``api.edges``);
+- a dirty hour, and the other parts of hours cut by the range edges → raw rows
+  (``aggregate_raw``), coalesced into as few intervals as possible.
 
 With ``use_daily=False`` (hourly time series) days are never taken from ``rollup_daily``.
 All datetimes must be timezone-aware; buckets are UTC-aligned like the rollup tables.
@@ -35,11 +38,15 @@ def ceil_to(moment: datetime, step: timedelta) -> datetime:
 
 @dataclass(frozen=True)
 class Plan:
-    """Sources of a range. Bucket lists are ascending; raw intervals are half-open."""
+    """Sources of a range. Bucket lists are ascending; intervals are half-open.
+
+    Each ``trimmed`` interval lies inside one clean hour.
+    """
 
     daily: list[datetime] = field(default_factory=list)
     hourly: list[datetime] = field(default_factory=list)
     raw: list[tuple[datetime, datetime]] = field(default_factory=list)
+    trimmed: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 def _coalesce(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -50,29 +57,6 @@ def _coalesce(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[date
         else:
             out.append((start, end))
     return out
-
-
-def _whole_hours(start: datetime, end: datetime) -> list[datetime]:
-    hours = []
-    hour = ceil_to(start, HOUR)
-    while hour + HOUR <= end:
-        hours.append(hour)
-        hour += HOUR
-    return hours
-
-
-def _clean_days(
-    hours: list[datetime], dirty_hours: Set[datetime], dirty_days: Set[datetime]
-) -> set[datetime]:
-    """Days all 24 of whose hours are in ``hours`` and none of them dirty."""
-    count: dict[datetime, int] = {}
-    spoiled: set[datetime] = set(dirty_days)
-    for hour in hours:
-        day = floor_to(hour, DAY)
-        count[day] = count.get(day, 0) + 1
-        if hour in dirty_hours:
-            spoiled.add(day)
-    return {day for day, n in count.items() if n == 24 and day not in spoiled}
 
 
 def plan(
@@ -91,21 +75,29 @@ def plan(
     if start >= end:
         raise ValueError("start must be before end")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    hours = _whole_hours(start, end)
-    if not hours:
-        return Plan(raw=[(start, end)])
-    raw = []
-    if start < hours[0]:
-        raw.append((start, hours[0]))
-    if hours[-1] + HOUR < end:
-        raw.append((hours[-1] + HOUR, end))
-    days = _clean_days(hours, dirty_hours, dirty_days) if use_daily else set()
-    hourly = []
-    for hour in hours:
-        if floor_to(hour, DAY) in days:
+    first, last = ceil_to(start, HOUR), floor_to(end, HOUR)  # whole hours: [first, last)
+    if first > last:  # inside one hour
+        pieces = [(start, end)]
+    else:
+        pieces = [(a, b) for a, b in ((start, first), (last, end)) if a < b]
+    raw: list[tuple[datetime, datetime]] = []
+    trimmed: list[tuple[datetime, datetime]] = []
+    for a, b in pieces:
+        clean = floor_to(a, HOUR) not in dirty_hours
+        (trimmed if clean and b - a > HOUR / 2 else raw).append((a, b))
+    spoiled = set(dirty_days) | {floor_to(hour, DAY) for hour in dirty_hours}
+    daily, hourly = [], []
+    hour = first
+    while hour < last:
+        # hour.hour == 0: a UTC day start (``start`` and ``end`` are in UTC here).
+        whole_day = hour.hour == 0 and hour + DAY <= last
+        if use_daily and whole_day and hour not in spoiled:
+            daily.append(hour)
+            hour += DAY
             continue
         if hour in dirty_hours:
             raw.append((hour, hour + HOUR))
         else:
             hourly.append(hour)
-    return Plan(daily=sorted(days), hourly=hourly, raw=_coalesce(raw))
+        hour += HOUR
+    return Plan(daily=daily, hourly=hourly, raw=_coalesce(raw), trimmed=trimmed)

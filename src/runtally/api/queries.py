@@ -5,6 +5,9 @@ snapshot) and is callable directly, e.g. by benchmarks.
 ``gather`` answers an aggregate over any range exactly: it reads the dirty markers,
 plans the range (``planner.plan``) and returns ``(GroupKey, Tally)`` parts from
 ``rollup_daily``, ``rollup_hourly`` and raw rows; callers fold them with ``fold``.
+Parts are grouped by only the key columns a caller needs (a grouping set of
+``runtally.cube``): a 30-day summary merges about one row per day, not one per (agent,
+model, error type, day).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from runtally.api.edges import trimmed_parts
 from runtally.api.planner import DAY, HOUR, Plan, floor_to, plan
-from runtally.store.aggregate import GroupKey, RawFilter, aggregate_raw
+from runtally.cube import FULL, GroupKey, dims_of
+from runtally.store.aggregate import RawFilter, aggregate_raw
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 K = TypeVar("K", bound=Hashable)
@@ -40,6 +45,14 @@ class Scope:
     def raw(self, start: datetime, end: datetime) -> RawFilter:
         return RawFilter(self.project, start, end, self.agent, self.model)
 
+    def dims(self, group_by: str | None = None) -> int:
+        """The grouping set that keeps the filtered columns and ``group_by``."""
+        return dims_of((
+            "agent" if self.agent is not None else None,
+            "model" if self.model is not None else None,
+            group_by,
+        ))  # fmt: skip
+
 
 async def dirty_markers(conn: Any, scope: Scope) -> tuple[set[datetime], set[datetime]]:
     """Dirty hours and dirty days of ``scope.project`` that overlap the range."""
@@ -58,11 +71,11 @@ async def dirty_markers(conn: Any, scope: Scope) -> tuple[set[datetime], set[dat
     return {r["hour"] for r in hours}, {r["day"] for r in days}
 
 
-def _rollup_sql(table: str, scope: Scope, distinct: bool) -> tuple[str, list[Any]]:
+def _rollup_sql(table: str, scope: Scope, distinct: bool, dims: int) -> tuple[str, list[Any]]:
     skip = set() if distinct else {"users_hll", "sessions_hll"}
     columns = ", ".join(f"NULL::bytea AS {c}" if c in skip else c for c in ROLLUP_FIELDS)
-    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])"]
-    args: list[Any] = [scope.project]
+    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
+    args: list[Any] = [scope.project, dims]
     for column in ("agent", "model"):
         value = getattr(scope, column)
         if value is not None:
@@ -76,17 +89,25 @@ def _rollup_sql(table: str, scope: Scope, distinct: bool) -> tuple[str, list[Any
 
 
 async def rollup_parts(
-    conn: Any, table: str, scope: Scope, buckets: list[datetime], distinct: bool = True
+    conn: Any,
+    table: str,
+    scope: Scope,
+    buckets: list[datetime],
+    distinct: bool = True,
+    dims: int = FULL,
 ) -> list[Part]:
-    """Rows of ``rollup_hourly`` or ``rollup_daily`` at ``buckets``, as parts."""
+    """Rows of ``rollup_hourly`` or ``rollup_daily`` at ``buckets`` and grouping set
+    ``dims`` (which must keep the columns ``scope`` filters on), as parts."""
     if table not in ("rollup_hourly", "rollup_daily"):
         raise ValueError(f"not a rollup table: {table}")
+    if dims & scope.dims() != scope.dims():
+        raise ValueError(f"grouping set {dims} lacks a filtered column")
     if not buckets:
         return []
-    sql, args = _rollup_sql(table, scope, distinct)
+    sql, args = _rollup_sql(table, scope, distinct, dims)
     rows = await conn.fetch(sql, args[0], buckets, *args[1:])
     return [
-        (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"]), Tally.from_row(r))
+        (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims), Tally.from_row(r))
         for r in rows
     ]
 
@@ -97,30 +118,47 @@ async def raw_parts(
     intervals: Iterable[tuple[datetime, datetime]],
     bucket: str | None,
     distinct: bool = True,
+    dims: int = FULL,
 ) -> list[Part]:
     """Raw rows of each interval, aggregated in SQL (one scan per interval)."""
     parts: list[Part] = []
     for start, end in intervals:
-        found = await aggregate_raw(conn, scope.raw(start, end), bucket=bucket, distinct=distinct)
+        found = await aggregate_raw(
+            conn, scope.raw(start, end), bucket=bucket, distinct=distinct, dims=dims
+        )
         parts.extend(found.items())
     return parts
 
 
 async def gather(
-    conn: Any, scope: Scope, granularity: str | None = None, distinct: bool = True
+    conn: Any,
+    scope: Scope,
+    granularity: str | None = None,
+    distinct: bool = True,
+    group_by: str | None = None,
 ) -> tuple[Plan, list[Part]]:
     """All parts of ``scope``: clean days and hours from rollups, the rest from raw rows.
 
     ``granularity`` ``"hour"`` keeps every part within one hour (no daily rows);
     ``"day"`` or ``None`` allow daily rows. Raw parts are bucketed by ``granularity``
     (``None``: one part per group and interval). Part buckets are UTC hour or day starts
-    except for ``granularity=None`` raw parts, whose bucket is their interval start.
+    except for ``granularity=None`` raw parts, whose bucket is their interval start;
+    trimmed parts (``api.edges``) are bucketed at their hour.
+    Parts are grouped by ``group_by`` (a key column, or ``None``) and the columns
+    ``scope`` filters on; their other key columns are ''.
     """
+    dims = scope.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, scope)
     segments = plan(scope.start, scope.end, dirty_hours, dirty_days, granularity != "hour")
-    parts = await rollup_parts(conn, "rollup_daily", scope, segments.daily, distinct)
-    parts += await rollup_parts(conn, "rollup_hourly", scope, segments.hourly, distinct)
-    parts += await raw_parts(conn, scope, segments.raw, granularity, distinct)
+    trim_hours = {floor_to(start, HOUR) for start, _ in segments.trimmed}
+    parts = await rollup_parts(conn, "rollup_daily", scope, segments.daily, distinct, dims)
+    hourly = await rollup_parts(
+        conn, "rollup_hourly", scope, segments.hourly + sorted(trim_hours), distinct, dims
+    )
+    parts += [part for part in hourly if part[0].bucket not in trim_hours]
+    trim_rows = [part for part in hourly if part[0].bucket in trim_hours]
+    parts += await trimmed_parts(conn, scope, segments.trimmed, trim_rows, distinct, dims)
+    parts += await raw_parts(conn, scope, segments.raw, granularity, distinct, dims)
     return segments, parts
 
 

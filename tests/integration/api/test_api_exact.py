@@ -102,6 +102,21 @@ async def assert_exact(
     for row in body["rows"]:
         check(row, truth(per_agent[row["key"]]), f"agent {row['key']}")
 
+    # Other grouping sets: a filter plus a group (agent+model, model+error type kept).
+    agent = "coder"
+    body = await get(client, auth, "/v1/breakdown", by="model", agent=agent, **window)
+    per_model = group([e for e in selected if e.agent == agent], lambda e: e.model)
+    assert {row["key"] for row in body["rows"]} == set(per_model)
+    for row in body["rows"]:
+        check(row, truth(per_model[row["key"]]), f"{agent} model {row['key']}")
+    body = await get(client, auth, "/v1/breakdown", by="error_type", model="gpt-4o", **window)
+    per_error = group(
+        [e for e in selected if e.model == "gpt-4o" and e.error_type], lambda e: e.error_type
+    )
+    assert {row["key"] for row in body["rows"]} == set(per_error)
+    for row in body["rows"]:
+        check(row, truth(per_error[row["key"]]), f"gpt-4o error {row['key']}")
+
     for granularity, step in (("hour", HOUR), ("day", DAY)):
         body = await get(client, auth, "/v1/timeseries", granularity=granularity, **window)
         buckets = group(selected, lambda e, s=step: floor_to(e.started_at, s))
@@ -121,11 +136,13 @@ def assert_sources(state: str, segments: Plan) -> None:
         assert (segments.daily, segments.hourly) == ([], [])
     elif state == "rolled":
         assert segments.daily == [middle_day]
-        assert segments.raw == edges
+        # The first edge covers 43 minutes of a clean hour: trimmed from its rollup.
+        assert (segments.trimmed, segments.raw) == ([edges[0]], [edges[1]])
     else:
         assert segments.daily == []  # the middle day's daily row is stale
         dirty = [floor_to(BASE, HOUR) + 2 * HOUR, middle_day + 15 * HOUR, middle_day + 20 * HOUR]
-        assert segments.raw == [edges[0], *((h, h + HOUR) for h in dirty), edges[1]]
+        assert segments.trimmed == [edges[0]]
+        assert segments.raw == [*((h, h + HOUR) for h in dirty), edges[1]]
         assert len(segments.hourly) == 47 - len(dirty)  # 47 whole hours in the range
 
 

@@ -112,7 +112,7 @@ async def timeseries(
             "shorten the range or use granularity=day"
         )
     buckets = bucket_starts(scope.start, scope.end, granularity)
-    _, parts = await gather(r.conn, scope, granularity, distinct=False)
+    _, parts = await gather(r.conn, scope, granularity, distinct=False, group_by=group_by)
     step = STEPS[granularity]
     totals = fold(parts, lambda g: floor_to(g.bucket, step))
     return Timeseries(
@@ -148,7 +148,7 @@ async def breakdown(
         users = await query_top_users(r.conn, scope, limit)
         rows = [BreakdownRow.model_validate(u) for u in users]
     else:
-        _, parts = await gather(r.conn, scope, None, distinct=False)
+        _, parts = await gather(r.conn, scope, None, distinct=False, group_by=by)
         groups = fold(parts, lambda g: getattr(g, by) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
         rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
