@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from bench import procs, sqlgen
-from bench.data import PROJECT
+from bench.data import AGENTS, PROJECT
 from bench.harness import (
     BenchContext,
     Figure,
@@ -213,6 +213,9 @@ def _api_times(
     paths = {
         "summary": ("/v1/summary", {}),
         "timeseries": ("/v1/timeseries", {"granularity": "hour"}),
+        # Other grouping sets, for scale (no raw limit measured for these):
+        "summary_agent": ("/v1/summary", {"agent": AGENTS[0]}),
+        "breakdown_model": ("/v1/breakdown", {"by": "model"}),
     }
     with httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
@@ -238,13 +241,27 @@ def _api_times(
                     times.append(elapsed)
                     spent += elapsed
             out[label] = times
-            out[f"{label}_runs"] = (
-                body["runs"] if label == "summary" else sum(p["runs"] for p in body["points"])
-            )
+            out[f"{label}_runs"] = _runs(body)
     return out
 
 
+def _runs(body: dict[str, Any]) -> int:
+    if "points" in body:
+        return sum(p["runs"] for p in body["points"])
+    if "rows" in body:
+        return sum(r["runs"] for r in body["rows"])
+    runs: int = body["runs"]
+    return runs
+
+
 def _record(ctx: BenchContext, api: dict[str, Any], raw: dict[str, Any], n: int) -> None:
+    for label, text in (
+        ("summary_agent", f"/v1/summary?agent={AGENTS[0]}"),
+        ("breakdown_model", "/v1/breakdown?by=model"),
+    ):
+        for q in (0.5, 0.95):
+            value = percentile(api[label], q) * 1000
+            ctx.record(Figure(NAME, f"{text} p{int(q * 100)}", value, "ms"))
     for label in ("summary", "timeseries"):
         raw_ms = raw[label] * 1000
         limit = Limit(f"raw scan of {n:,} rows", raw_ms, "ms")
