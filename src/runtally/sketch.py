@@ -11,7 +11,9 @@ Distinct counts: HyperLogLog (datasketches ``hll_sketch``, lg_k 12, about 1.5% e
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
 
 import datasketches
 import numpy as np
@@ -154,13 +156,16 @@ class LatencySketch:
         if not all(0 <= q <= 1 for q in qs):
             raise ValueError("quantile must be within [0, 1]")
         zero, keys, counts = self.to_arrays()
-        total = zero + sum(counts)
+        running = list(accumulate(counts, initial=zero))  # [zero, zero + c0, ...]: exact ints
+        total = running[-1]
         if total == 0:
             return [None for _ in qs]
         out: list[float | None] = []
         for q in qs:
             rank = q * (total - 1)
-            out.append(0.0 if rank < zero else bucket_value(_bin_at(rank, zero, keys, counts)))
+            # The first bin whose running count exceeds the rank (else the last bin).
+            i = bisect_right(running, rank, lo=1)
+            out.append(0.0 if rank < zero else bucket_value(keys[min(i, len(keys)) - 1]))
         return out
 
     def quantiles(
@@ -174,16 +179,6 @@ class LatencySketch:
                 value = min(max(value, low), high)
             out[name] = value
         return out
-
-
-def _bin_at(rank: float, zero: int, keys: list[int], counts: list[int]) -> int:
-    """The key of the first bin whose running count (after the zeros) exceeds ``rank``."""
-    running = float(zero)
-    for key, count in zip(keys, counts, strict=True):
-        running += count
-        if running > rank:
-            return key
-    return keys[-1]
 
 
 def hll_from_values(values: Iterable[str]) -> bytes | None:

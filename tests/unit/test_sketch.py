@@ -164,3 +164,18 @@ def test_hll_bytes_depend_on_the_set_of_values_only() -> None:
     shuffled = ids[::-1] + ids[::7]  # another order, with repeats
     assert hll_from_values(ids) == hll_from_values(shuffled)
     assert hll_from_values([]) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_quantiles_equal_the_ddsketch_library(seed: int) -> None:
+    from ddsketch import DDSketch
+
+    rng = np.random.default_rng(seed)
+    values = [*rng.lognormal(4.0, 2.0, 777).tolist(), *[0.0] * int(rng.integers(0, 60))]
+    reference = DDSketch(relative_accuracy=0.01)
+    for value in values:
+        reference.add(value)
+    ours = LatencySketch.from_values(values)
+    for q in (0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0):
+        expected = reference.get_quantile_value(q)
+        assert ours.quantile(q) == pytest.approx(expected, rel=1e-12), q
