@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from runtally.events import (
     InvalidEvent,
     RunEvent,
     check_window,
+    describe_error,
     json_schema,
     parse_event,
 )
@@ -200,3 +202,100 @@ def test_schema_forbids_unknown_fields_and_needs_an_end() -> None:
 def test_event_ids_are_uuids() -> None:
     event = parse(base(event_id=str(uuid.UUID(int=5))))
     assert event.event_id.int == 5
+
+
+# The consistency rules word their reasons exactly so (one line each, checked in full:
+# the validator that raises them is tuned for speed and must not change a word).
+EXACT_REASONS = [
+    (
+        base(input_tokens=10, cache_read_tokens=7, cache_write_tokens=5),
+        "event: cache_read_tokens + cache_write_tokens (12) exceed input_tokens (10); "
+        "cached tokens are part of input_tokens",
+    ),
+    (
+        base(cache_write_tokens=1),
+        "event: cache_read_tokens + cache_write_tokens (1) exceed input_tokens (None); "
+        "cached tokens are part of input_tokens",
+    ),
+    (
+        base(time_to_first_token_ms=1500.5),
+        "event: time_to_first_token_ms (1500.5) exceeds duration_ms (1500.0)",
+    ),
+    (
+        base(duration_ms=..., ended_at="2026-11-24T10:00:00.250Z", time_to_first_token_ms=300),
+        "event: time_to_first_token_ms (300.0) exceeds duration_ms (250.0)",
+    ),
+    (
+        base(ended_at="2026-11-24T10:00:05Z"),
+        "event: duration_ms (1500.0) disagrees with ended_at - started_at (5000.000 ms)",
+    ),
+    (
+        base(duration_ms=..., ended_at="2026-11-24T09:59:59.999Z"),
+        "event: ended_at is before started_at",
+    ),
+    (base(duration_ms=...), "event: one of ended_at or duration_ms is required"),
+    (base(status="error"), "event: error_type is required when status is 'error'"),
+    (base(error_type="Timeout"), "event: error_type is only allowed when status is 'error'"),
+    # project has no NUL validator of its own: its pattern refuses U+0000 first.
+    (base(project="a\x00b"), "project: String should match pattern '^[A-Za-z0-9_.-]{1,64}$'"),
+    (
+        base(agent="a\x00", model="", input_tokens=-1, tags={"k": "\x00"}),
+        "agent: contains a NUL character (U+0000), which cannot be stored; "
+        "model: String should have at least 1 character; "
+        "input_tokens: Input should be greater than or equal to 0; "
+        "tags: contains a NUL character (U+0000), which cannot be stored",
+    ),
+    (
+        base(model="m\x00", status="error", error_type="\x00", error_message="\x00",
+             trace_id="\x00", session_id="\x00", user_id="\x00"),
+        "; ".join(
+            f"{name}: contains a NUL character (U+0000), which cannot be stored"
+            for name in ("model", "error_type", "error_message", "trace_id", "session_id",
+                         "user_id")
+        ),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("event", "reason"), EXACT_REASONS)
+def test_rejected_with_exactly_this_reason(event: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse(event)
+    assert info.value.reason == reason
+
+
+def test_parse_event_is_model_validate_json() -> None:
+    """``parse_event`` calls the model's validator directly: same events, same errors."""
+    for _, event in ACCEPTED:
+        text = json.dumps(event)
+        parsed = parse_event(text)
+        expected = RunEvent.model_validate_json(text)
+        assert parsed == expected
+        assert type(parsed) is RunEvent
+        assert parsed.model_fields_set == expected.model_fields_set
+        assert parse_event(text.encode()) == expected
+    for _, event, _ in REJECTED:
+        text = json.dumps(event)
+        with pytest.raises(InvalidEvent) as info:
+            parse_event(text)
+        with pytest.raises(ValidationError) as error:
+            RunEvent.model_validate_json(text)
+        assert info.value.reason == describe_error(error.value)
+
+
+def test_derived_fields_count_as_set() -> None:
+    """The derived end (or duration) is a set field, as if the publisher had sent it."""
+    derived_end = parse(base())
+    assert {"ended_at", "duration_ms"} <= derived_end.model_fields_set
+    derived_duration = parse(base(duration_ms=..., ended_at="2026-11-24T10:00:01Z"))
+    assert {"ended_at", "duration_ms"} <= derived_duration.model_fields_set
+    assert derived_duration.duration == 1000.0
+
+
+def test_metadata_size_counts_compact_utf8() -> None:
+    # 16384 bytes exactly: {"x":"…"} is 8 bytes of syntax plus the value's UTF-8 bytes.
+    fits = parse(base(metadata={"x": "é" * ((16384 - 8) // 2)}))
+    assert fits.metadata is not None
+    with pytest.raises(InvalidEvent) as info:
+        parse(base(metadata={"x": "é" * ((16384 - 8) // 2) + "y"}))
+    assert info.value.reason == "metadata: metadata is 16385 bytes serialized, limit 16384"
