@@ -96,14 +96,17 @@ class ModelPrice:
         self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
     ) -> Decimal:
         """Exact cost; ``input_tokens`` includes the cached ones (OpenTelemetry GenAI)."""
-        uncached = max(input_tokens - cache_read - cache_write, 0)
+        uncached = input_tokens - cache_read - cache_write
+        if uncached < 0:  # not max(): a builtin call per event for a rare case
+            uncached = 0
         micro = self._micro
         if micro is not None:  # the common case: one int sum per event, no Decimal context
+            per_input, per_output, per_read, per_write = micro
             total = (
-                uncached * micro[0]
-                + output_tokens * micro[1]
-                + cache_read * micro[2]
-                + cache_write * micro[3]
+                uncached * per_input
+                + output_tokens * per_output
+                + cache_read * per_read
+                + cache_write * per_write
             )
             # From text: exact whatever the coefficient's size or the thread's context.
             return Decimal(f"{total}E-12")
@@ -218,14 +221,17 @@ class PriceTable:
         tokens (nothing to price; $0 would claim a cost we do not know). The version
         is returned either way: it tells which table was consulted.
         """
-        if event.input_tokens is None and event.output_tokens is None:
+        input_tokens, output_tokens = event.input_tokens, event.output_tokens
+        if input_tokens is None and output_tokens is None:
             return None, self.version
-        price = self.lookup(event.model)
+        model = event.model
+        # The exact name first, inline: most events name a model as the table spells it.
+        price = self.models.get(model) or self.lookup(model)
         if price is None:
             return None, self.version
         value = price.cost(
-            event.input_tokens or 0,
-            event.output_tokens or 0,
+            input_tokens or 0,
+            output_tokens or 0,
             event.cache_read_tokens or 0,
             event.cache_write_tokens or 0,
         )

@@ -56,3 +56,13 @@ def test_more_than_six_decimals_falls_back_to_decimal(text: str, integer_path: b
     assert (price._micro is not None) is integer_path
     expected = (Decimal(text) * 1000 * 2 / Decimal(10**6)).quantize(Decimal("1e-12"))
     assert price.cost(1000, 1000) == expected
+
+
+@pytest.mark.parametrize("read_price", ["0.3", "0.0000003"])  # integer path, Decimal path
+def test_cached_tokens_beyond_input_leave_no_negative_uncached_part(read_price: str) -> None:
+    """``ModelPrice.cost`` is public: callers may pass more cached than input tokens."""
+    price = ModelPrice("m", Decimal("3"), Decimal("15"), Decimal(read_price), Decimal("3.75"))
+    # 80 read + 50 written of 100 input: nothing uncached, all 130 cached tokens billed.
+    expected = (80 * Decimal(read_price) + 50 * Decimal("3.75")) / 10**6
+    assert price.cost(100, 0, 80, 50) == expected.quantize(Decimal("1e-12"))
+    assert price.cost(100, 0, 80, 50) == price._decimal_cost(0, 0, 80, 50)
