@@ -24,11 +24,14 @@ class Batch:
     opened_at: float | None = None
 
     def add(self, entries: Iterable[Entry], now: float) -> None:
-        """Append delivered entries (the caller never reads more than ``room``)."""
-        for entry in entries:
-            if self.opened_at is None:
-                self.opened_at = now
-            self.entries.append(entry)
+        """Append delivered entries (the caller never reads more than ``room``).
+
+        The batch opens (``opened_at = now``) with its first entry.
+        """
+        held = len(self.entries)
+        self.entries.extend(entries)
+        if self.opened_at is None and len(self.entries) > held:
+            self.opened_at = now
 
     @property
     def room(self) -> int:

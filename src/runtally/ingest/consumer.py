@@ -168,11 +168,14 @@ class Consumer:
         s = self.settings
         window = Window(self.clock(), s.clock_skew_s, s.raw_retention_days)
         out = Prepared(closed_at=self.monotonic())
+        # Runs once per entry: loop invariants and bound methods in locals.
+        max_deliveries, prices = s.max_deliveries, self.prices
+        add_record, add_entry = out.records.append, out.entries.append
         for entry in entries:
-            if entry.deliveries > s.max_deliveries:
+            if entry.deliveries > max_deliveries:
                 reason = (
                     f"delivered {entry.deliveries} times without being stored "
-                    f"(max_deliveries {s.max_deliveries})"
+                    f"(max_deliveries {max_deliveries})"
                 )
                 out.rejected.append(DeadLetter(entry, reason))
                 continue
@@ -180,8 +183,8 @@ class Consumer:
             if isinstance(decoded, Rejection):
                 out.rejected.append(DeadLetter(entry, decoded.reason))
             else:
-                out.records.append(priced_record(decoded, self.prices))
-                out.entries.append(entry)
+                add_record(priced_record(decoded, prices))
+                add_entry(entry)
         return out
 
     async def finish(self, prepared: Prepared) -> None:

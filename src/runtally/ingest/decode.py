@@ -34,21 +34,28 @@ class Window:
     # Bounds computed once per batch; ``check_window`` is only asked to word the reason.
     earliest: datetime = field(init=False)
     latest: datetime = field(init=False)
+    # The same bounds as offsets from ``now``. One ``started_at - now`` asks the event's
+    # UTC offset once; comparing ``started_at`` with both bounds asked it twice. Aware
+    # subtraction and comparison are both exact, so the answer is the same.
+    _lowest: timedelta = field(init=False, repr=False)
+    _highest: timedelta = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "earliest", self.now - timedelta(days=self.retention_days))
-        object.__setattr__(self, "latest", self.now + timedelta(seconds=self.clock_skew_s))
+        set_ = object.__setattr__
+        set_(self, "earliest", self.now - timedelta(days=self.retention_days))
+        set_(self, "latest", self.now + timedelta(seconds=self.clock_skew_s))
+        set_(self, "_lowest", self.earliest - self.now)
+        set_(self, "_highest", self.latest - self.now)
 
     def rejects(self, event: RunEvent) -> str | None:
         """Why ``event`` is outside the window (``events.check_window``), else None."""
-        if self.earliest <= event.started_at <= self.latest:
+        if self._lowest <= event.started_at - self.now <= self._highest:
             return None
         return check_window(event, self.now, self.clock_skew_s, self.retention_days)
 
 
-def _field_problem(fields: dict[bytes, bytes]) -> str | None:
-    if list(fields) == [b"data"]:
-        return None
+def _field_problem(fields: dict[bytes, bytes]) -> str:
+    """Why ``fields`` are not exactly one ``data`` field (the caller saw they are not)."""
     names = sorted(k.decode("utf-8", "replace") for k in fields)
     shown = ", ".join(names[:MAX_FIELD_LIST]) + (", ..." if len(names) > MAX_FIELD_LIST else "")
     if b"data" not in fields:
@@ -58,17 +65,26 @@ def _field_problem(fields: dict[bytes, bytes]) -> str | None:
 
 def decode_entry(entry: Entry, window: Window) -> RunEvent | Rejection:
     """The run event carried by ``entry``, or why it is not one."""
-    problem = _field_problem(entry.fields)
-    if problem:
-        return Rejection(problem)
-    raw = entry.fields[b"data"]
+    fields = entry.fields
+    # The common case, one field named data, without building the field list.
+    if len(fields) != 1 or b"data" not in fields:
+        return Rejection(_field_problem(fields))
+    raw = fields[b"data"]
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(f"data is not UTF-8: {exc.reason} at byte {exc.start}")
-    try:
-        event = parse_event(text)
+        # The bytes as they are: the JSON parser itself refuses malformed UTF-8 (tested),
+        # so decoding first only copied the payload into a str. The UTF-8 reason still
+        # comes first when a payload fails.
+        event = parse_event(raw)
     except InvalidEvent as exc:
-        return Rejection(f"invalid event: {exc.reason}")
+        return Rejection(_not_utf8(raw) or f"invalid event: {exc.reason}")
     late = window.rejects(event)
     return Rejection(late) if late else event
+
+
+def _not_utf8(raw: bytes) -> str | None:
+    """Why ``raw`` is not UTF-8, or None. Asked first of a payload that failed to parse."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"data is not UTF-8: {exc.reason} at byte {exc.start}"
+    return None

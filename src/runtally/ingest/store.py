@@ -123,17 +123,20 @@ class BatchStore:
         (about 2·log2(n) transactions per poison row). Raises ``StoreUnavailable``.
         """
         outcome = Isolated()
-        await self._isolate(list(enumerate(records)), outcome)
+        await self._isolate(records, 0, outcome)
         return outcome
 
-    async def _isolate(self, part: list[tuple[int, RunRecord]], outcome: Isolated) -> None:
+    async def _isolate(self, part: Sequence[RunRecord], start: int, outcome: Isolated) -> None:
+        """Commit ``part``, the records from position ``start`` on, halving on row errors."""
+        # Positions as an offset, not (position, record) pairs: the common case, a batch
+        # that commits whole, then builds nothing per record.
         try:
-            outcome.new += await self.commit([r for _, r in part])
+            outcome.new += await self.commit(part)
             return
         except RowRejected as exc:
             if len(part) == 1:
-                outcome.rejected[part[0][0]] = str(exc)
+                outcome.rejected[start] = str(exc)
                 return
         mid = len(part) // 2
-        await self._isolate(part[:mid], outcome)
-        await self._isolate(part[mid:], outcome)
+        await self._isolate(part[:mid], start, outcome)
+        await self._isolate(part[mid:], start + mid, outcome)
