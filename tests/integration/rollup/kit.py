@@ -258,10 +258,29 @@ async def snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _comparable(column: str, value: Any) -> Any:
-    """HLL bytes depend on the order ids were added; their register state does not."""
+    """A column's value as two equal rollups must agree on it.
+
+    Float sums (duration_sum, ttft_sum) depend on the order Postgres adds the rows in,
+    which follows the aggregate's hash-table layout, which follows table statistics that
+    autovacuum may refresh between two runs: they agree to ~1e-15, not to the last bit.
+    HLLs are compared by estimate.
+    """
     if column.endswith("_hll"):
         return hll_estimate(hll_union([value]))
+    if isinstance(value, float):
+        return Close(value)
     return value
+
+
+class Close(float):
+    """A float equal to another within 1e-12 relative (see ``_comparable``)."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, float):
+            return NotImplemented
+        return math.isclose(self, other, rel_tol=1e-12, abs_tol=1e-9)
+
+    __hash__ = float.__hash__
 
 
 async def dirty_counts(conn: Any) -> tuple[int, int]:
