@@ -38,7 +38,7 @@ DESCRIPTIONS = {
     "raw_retention_days": "days raw rows are kept (older events are refused at ingest)",
     "trim_interval_s": "how often ingest trims acknowledged entries from the stream",
     "retry_backoff_max_s": "longest back-off between retries when Redis/Postgres are down",
-    "shutdown_grace_s": "time a stopping process gets to finish its batch",
+    "shutdown_grace_s": "time a stopping ingest or scheduler gets to finish its batch or jobs",
     "store_concurrency": "batches one ingest process stores at once (one connection each)",
     "dead_retention_days": "days dead-letter entries are kept",
     "prices_file": "JSON price table replacing the built-in `runtally/prices.json` (same shape)",

@@ -122,3 +122,54 @@ async def test_scheduler_killed_while_rolling_then_restarted(
             assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
         await kit.assert_table_matches(conn, "rollup_hourly", runs, "hour")
         await kit.assert_table_matches(conn, "rollup_daily", runs, "day")
+
+
+async def test_sigterm_waits_out_the_grace_then_cancels_without_a_traceback(
+    pool: Any, settings: Settings, tmp_path: Path
+) -> None:
+    runs = kit.make_runs(5_000, START, 4, seed=53)
+    blocked_hour = START + timedelta(hours=2)
+    async with pool.acquire() as conn, pool.acquire() as holder:
+        await kit.insert_runs(conn, runs)
+        tx = holder.transaction()  # the rollup of this hour waits at its marker DELETE
+        await tx.start()
+        await holder.execute(
+            "SELECT 1 FROM rollup_dirty WHERE project = $1 AND hour = $2 FOR UPDATE",
+            kit.PROJECT,
+            blocked_hour,
+        )
+        env = kit.cli_env(
+            settings,
+            RUNTALLY_DATABASE_URL=f"{settings.database_url}?application_name={APP}",
+            RUNTALLY_ROLLUP_INTERVAL_S="1",
+            RUNTALLY_SHUTDOWN_GRACE_S="1",
+        )
+        log_path = tmp_path / "scheduler.log"
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                *kit.cli("scheduler"), env=env, stdout=log, stderr=log
+            )
+        try:
+            await _poll(lambda: _victims(conn, waiting=True), 30, "the rollup to block")
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), timeout=20)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await tx.rollback()
+        log_text = log_path.read_text()
+        assert code == 0, log_text[-3000:]
+        assert "Traceback" not in log_text
+        assert "cancelled" in log_text  # by arq, or by our handler when close() re-raises
+        # The cancelled hour rolled back: still dirty, no rows; a later run finishes it.
+        assert (
+            await conn.fetchval("SELECT count(*) FROM rollup_dirty WHERE hour = $1", blocked_hour)
+            == 1
+        )
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM rollup_hourly WHERE bucket = $1", blocked_hour
+        )
+    await run_pending(settings)
+    async with pool.acquire() as conn:
+        assert await kit.dirty_counts(conn) == (0, 0)
+        await kit.assert_table_matches(conn, "rollup_hourly", runs, "hour")

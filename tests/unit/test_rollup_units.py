@@ -99,9 +99,13 @@ def test_roll_stats_count_and_add() -> None:
 
 
 def test_worker_settings_follow_settings() -> None:
-    settings = Settings(redis_url="redis://example:6380/3", arq_queue="q", rollup_interval_s=10)
+    settings = Settings(
+        redis_url="redis://example:6380/3", arq_queue="q", rollup_interval_s=10,
+        shutdown_grace_s=2.5,
+    )  # fmt: skip
     cls = worker_settings(settings)
     assert cls.queue_name == "q"  # type: ignore[attr-defined]
+    assert cls.job_completion_wait == 3  # type: ignore[attr-defined]  # whole seconds, not less
     redis = cls.redis_settings  # type: ignore[attr-defined]
     assert (redis.host, redis.port, redis.database) == ("example", 6380, 3)
     jobs = {job.name: job for job in cls.cron_jobs}  # type: ignore[attr-defined]

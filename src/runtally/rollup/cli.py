@@ -16,6 +16,8 @@ from runtally.rollup.jobs import run_pending
 from runtally.rollup.scheduler import create_worker
 from runtally.store.engine import connect
 
+logger = logging.getLogger("runtally.rollup")
+
 
 async def _check_postgres(settings: Settings) -> None:
     try:
@@ -40,8 +42,9 @@ async def _check_redis(settings: Settings) -> None:
 def scheduler() -> None:
     """Run the arq scheduler: roll dirty hours and days, partitions, retention.
 
-    SIGTERM or SIGINT stop it cleanly (running jobs are cancelled; their transactions
-    roll back and the markers stay for the next run).
+    SIGTERM or SIGINT stop it cleanly: no new job starts, running jobs get
+    ``RUNTALLY_SHUTDOWN_GRACE_S`` to finish, then are cancelled (their transactions roll
+    back and the markers stay for the next run). Exits 0 either way.
     """
     settings = Settings()
     asyncio.run(_check_postgres(settings))
@@ -49,7 +52,19 @@ def scheduler() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # arq takes the current event loop; give it a fresh one (asyncio.run closed its own).
     asyncio.set_event_loop(asyncio.new_event_loop())
-    create_worker(settings).run()
+    worker = create_worker(settings)
+    try:
+        worker.run()
+    except asyncio.CancelledError:
+        # arq's close() re-raises the cancellation of jobs still running after the grace
+        # period; those are done now, so close again to release its connections.
+        logger.warning(
+            "jobs still running after the %g s grace period were cancelled; "
+            "they run again next time",
+            settings.shutdown_grace_s,
+        )
+        worker.tasks.clear()
+        worker.loop.run_until_complete(worker.close())
 
 
 def rollup() -> None:

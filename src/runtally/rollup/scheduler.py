@@ -7,6 +7,7 @@ next) are still safe: hours and days are claimed with advisory locks.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 from typing import Any
 
@@ -75,6 +76,9 @@ def worker_settings(settings: Settings) -> type:
         "keep_result": 0,
         "max_jobs": 4,
         "job_timeout": 600,
+        # On SIGTERM/SIGINT: pick no new job, let running ones finish within the grace
+        # period, then cancel them (their transactions roll back; markers stay).
+        "job_completion_wait": math.ceil(settings.shutdown_grace_s),
     }
     return type("WorkerSettings", (), attributes)
 
