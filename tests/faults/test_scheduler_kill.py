@@ -39,20 +39,26 @@ async def _victims(conn: Any, waiting: bool = False) -> int:
     return count
 
 
+async def _hold_marker(holder: Any, hour: datetime) -> Any:
+    """Lock the marker row of ``hour`` in an open transaction (returned): a rollup of
+    that hour computes and writes it, marks its day, then waits at the marker DELETE
+    with its own transaction still open."""
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute(
+        "SELECT 1 FROM rollup_dirty WHERE project = $1 AND hour = $2 FOR UPDATE",
+        kit.PROJECT,
+        hour,
+    )
+    return tx
+
+
 async def test_killed_inside_an_hour_transaction(pool: Any, settings: Settings) -> None:
     runs = kit.make_runs(20_000, START, 24, seed=51)
     blocked_hour = START + timedelta(hours=12)
     async with pool.acquire() as conn, pool.acquire() as holder:
         await kit.insert_runs(conn, runs)
-        # Hold the marker row of one hour: the rollup computes and writes that hour,
-        # marks its day, then waits at the marker DELETE, its transaction still open.
-        tx = holder.transaction()
-        await tx.start()
-        await holder.execute(
-            "SELECT 1 FROM rollup_dirty WHERE project = $1 AND hour = $2 FOR UPDATE",
-            kit.PROJECT,
-            blocked_hour,
-        )
+        tx = await _hold_marker(holder, blocked_hour)
         env = kit.cli_env(
             settings, RUNTALLY_DATABASE_URL=f"{settings.database_url}?application_name={APP}"
         )
@@ -131,13 +137,7 @@ async def test_sigterm_waits_out_the_grace_then_cancels_without_a_traceback(
     blocked_hour = START + timedelta(hours=2)
     async with pool.acquire() as conn, pool.acquire() as holder:
         await kit.insert_runs(conn, runs)
-        tx = holder.transaction()  # the rollup of this hour waits at its marker DELETE
-        await tx.start()
-        await holder.execute(
-            "SELECT 1 FROM rollup_dirty WHERE project = $1 AND hour = $2 FOR UPDATE",
-            kit.PROJECT,
-            blocked_hour,
-        )
+        tx = await _hold_marker(holder, blocked_hour)
         env = kit.cli_env(
             settings,
             RUNTALLY_DATABASE_URL=f"{settings.database_url}?application_name={APP}",
