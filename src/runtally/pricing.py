@@ -83,10 +83,7 @@ class ModelPrice:
     _micro: tuple[int, int, int, int] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        read_price = self.input if self.cache_read is None else self.cache_read
-        write_price = self.input if self.cache_write is None else self.cache_write
-        prices = (self.input, self.output, read_price, write_price)
-        scaled = [_micro_units(price) for price in prices]
+        scaled = [_micro_units(price) for price in self._per_token()]
         micro = None
         if None not in scaled:
             micro = cast(tuple[int, int, int, int], tuple(scaled))
@@ -112,18 +109,24 @@ class ModelPrice:
             return Decimal(f"{total}E-12")
         return self._decimal_cost(uncached, output_tokens, cache_read, cache_write)
 
+    def _per_token(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """(input, output, cache read, cache write) prices; cached tokens without their
+        own price cost as input."""
+        read_price = self.input if self.cache_read is None else self.cache_read
+        write_price = self.input if self.cache_write is None else self.cache_write
+        return self.input, self.output, read_price, write_price
+
     def _decimal_cost(
         self, uncached: int, output_tokens: int, cache_read: int, cache_write: int
     ) -> Decimal:
-        read_price = self.input if self.cache_read is None else self.cache_read
-        write_price = self.input if self.cache_write is None else self.cache_write
+        input_price, output_price, read_price, write_price = self._per_token()
         with localcontext() as ctx:
             ctx.prec = 60  # exact for any token count the event schema allows
             total = (
-                uncached * self.input
+                uncached * input_price
                 + cache_read * read_price
                 + cache_write * write_price
-                + output_tokens * self.output
+                + output_tokens * output_price
             ) / PER_TOKENS
             return total.quantize(COST_QUANTUM)
 

@@ -89,7 +89,7 @@ class LatencySketch:
     def _fold(self) -> None:
         parts = self._pending
         if self._bins:
-            parts.append((list(self._bins), list(self._bins.values())))
+            parts.append(self._bins_part())
         if len(parts) == 1:
             keys, counts = parts[0]
             self._bins = dict(zip(keys, counts, strict=True))
@@ -121,7 +121,11 @@ class LatencySketch:
         self.zero += other.zero
         self._pending.extend(other._pending)
         if other._bins:
-            self._pending.append((list(other._bins), list(other._bins.values())))
+            self._pending.append(other._bins_part())
+
+    def _bins_part(self) -> tuple[list[int], list[int]]:
+        """The folded bins as a pending (keys, counts) part (copies: ``_bins`` may change)."""
+        return list(self._bins), list(self._bins.values())
 
     def subtract(self, other: LatencySketch) -> None:
         """Take ``other``'s counts out of this sketch; ``other`` must be contained in it."""

@@ -23,6 +23,14 @@ ROLLUP_FIELDS = (
     "ttft_sum", "ttft_count", "users_hll", "sessions_hll",
 )  # fmt: skip
 
+# The fields that add on merge and subtract on ``subtract``: every field but min/max,
+# the latency sketch and the distinct sketches.
+SUMS = (
+    "runs", "successes", "failures", "duration_sum", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs", "ttft_sum",
+    "ttft_count",
+)  # fmt: skip
+
 
 @dataclass
 class Tally:
@@ -80,21 +88,11 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Fold ``other`` into this tally."""
-        self.runs += other.runs
-        self.successes += other.successes
-        self.failures += other.failures
-        self.duration_sum += other.duration_sum
+        for name in SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.duration_min = _pick(min, self.duration_min, other.duration_min)
         self.duration_max = _pick(max, self.duration_max, other.duration_max)
         self.latency.merge(other.latency)
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cache_read_tokens += other.cache_read_tokens
-        self.cache_write_tokens += other.cache_write_tokens
-        self.cost_usd += other.cost_usd
-        self.unpriced_runs += other.unpriced_runs
-        self.ttft_sum += other.ttft_sum
-        self.ttft_count += other.ttft_count
         self.users.extend(other.users)
         self.sessions.extend(other.sessions)
 
@@ -105,19 +103,9 @@ class Tally:
         sketches cannot be subtracted: they are left as they are, for the caller to set
         from the remaining runs.
         """
-        self.runs -= other.runs
-        self.successes -= other.successes
-        self.failures -= other.failures
-        self.duration_sum -= other.duration_sum
+        for name in SUMS:
+            setattr(self, name, getattr(self, name) - getattr(other, name))
         self.latency.subtract(other.latency)
-        self.input_tokens -= other.input_tokens
-        self.output_tokens -= other.output_tokens
-        self.cache_read_tokens -= other.cache_read_tokens
-        self.cache_write_tokens -= other.cache_write_tokens
-        self.cost_usd -= other.cost_usd
-        self.unpriced_runs -= other.unpriced_runs
-        self.ttft_sum -= other.ttft_sum
-        self.ttft_count -= other.ttft_count
 
     def to_row(self) -> dict[str, Any]:
         """The ``ROLLUP_FIELDS`` columns, HLLs unioned into one sketch each."""

@@ -55,7 +55,8 @@ async def trimmed_parts(
     parts: list[tuple[GroupKey, Tally]] = []
     for start, end in intervals:
         hour = floor_to(start, HOUR)
-        remaining = await _subtract_rest(conn, scope, start, end, by_hour.get(hour, {}), dims)
+        rows = by_hour.get(hour, {})
+        remaining = await _subtract_rest(conn, scope, hour, (start, end), rows, dims)
         found = await extremes(conn, scope.raw(start, end), distinct, dims)
         if set(found) != set(remaining):
             raise Inconsistent(f"hour {hour.isoformat()}: rollup and raw rows differ")
@@ -69,11 +70,16 @@ async def trimmed_parts(
 
 
 async def _subtract_rest(
-    conn: Any, scope: Scope, start: datetime, end: datetime, rows: dict[Cells, Tally], dims: int
+    conn: Any,
+    scope: Scope,
+    hour: datetime,
+    part: tuple[datetime, datetime],
+    rows: dict[Cells, Tally],
+    dims: int,
 ) -> dict[Cells, Tally]:
-    """The hour's tallies minus those of its raw rows outside ``[start, end)``; groups
-    left without runs are dropped."""
-    hour = floor_to(start, HOUR)
+    """``hour``'s tallies minus those of its raw rows outside ``part``; groups left
+    without runs are dropped."""
+    start, end = part
     for a, b in ((hour, start), (end, hour + HOUR)):
         if a >= b:
             continue

@@ -25,7 +25,7 @@ from typing import Any
 
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
 from runtally.sketch import SQL_KEY, hll_from_values
-from runtally.tally import Tally
+from runtally.tally import SUMS, Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
@@ -99,30 +99,25 @@ def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
     """
 
 
+# The sums a fine row carries as columns (``failures`` is runs - successes).
+_ROW_SUMS = tuple(name for name in SUMS if name != "failures")
+
+
 def _add_fine(tally: Tally, row: Any) -> None:
     """Fold one fine group (all its runs share one latency bin) into ``tally``."""
     runs = row["runs"]
-    first = tally.runs == 0
-    tally.runs += runs
-    tally.successes += row["successes"]
-    tally.failures += runs - row["successes"]
-    tally.duration_sum += row["duration_sum"]
     low, high = row["duration_min"], row["duration_max"]
-    tally.duration_min = low if first else min(low, tally.duration_min)
-    tally.duration_max = high if first else max(high, tally.duration_max)
+    if tally.runs:
+        low, high = min(low, tally.duration_min), max(high, tally.duration_max)
+    tally.duration_min, tally.duration_max = low, high
+    for name in _ROW_SUMS:
+        setattr(tally, name, getattr(tally, name) + row[name])
+    tally.failures += runs - row["successes"]
     if row["k"] is None:
         tally.latency.zero += runs
     else:
         bins = tally.latency.bins
         bins[row["k"]] = bins.get(row["k"], 0) + runs
-    tally.input_tokens += row["input_tokens"]
-    tally.output_tokens += row["output_tokens"]
-    tally.cache_read_tokens += row["cache_read_tokens"]
-    tally.cache_write_tokens += row["cache_write_tokens"]
-    tally.cost_usd += row["cost_usd"]
-    tally.unpriced_runs += row["unpriced_runs"]
-    tally.ttft_sum += row["ttft_sum"]
-    tally.ttft_count += row["ttft_count"]
 
 
 async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
