@@ -46,14 +46,6 @@ def own_pg(server_root: Path) -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", appendonly=True)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def fault_settings(own_pg: PostgresServer, own_redis: RedisServer) -> Settings:
     name = f"ingest_faults_{next(_names)}"
     own_pg.psql(f'CREATE DATABASE "{name}"')

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +23,6 @@ pytestmark = pytest.mark.faults
 
 STREAM = "runtally:events"
 OUTAGE_S = 30.0
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", appendonly=True)
-    server.start()
-    yield server
-    server.stop()
 
 
 def event(i: int) -> dict[str, Any]:

@@ -8,26 +8,25 @@ import sys
 from pathlib import Path
 
 
-def test_bench_help_lists_every_benchmark(repo_root: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--help"],
+def bench(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bench <args>`` from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
         cwd=repo_root,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_bench_help_lists_every_benchmark(repo_root: Path) -> None:
+    result = bench(repo_root, "--help")
     assert result.returncode == 0, result.stderr
     for name in ("ingest", "publisher", "latency", "rollup", "api", "memory", "--quick"):
         assert name in result.stdout
 
 
 def test_bench_refuses_unknown_names(repo_root: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "nonsense"],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = bench(repo_root, "nonsense")
     assert result.returncode == 2
     assert "unknown benchmark" in result.stderr
