@@ -88,8 +88,9 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Fold ``other`` into this tally."""
+        mine, theirs = vars(self), vars(other)  # dict items: ~2x cheaper than getattr/setattr
         for name in SUMS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            mine[name] += theirs[name]
         self.duration_min = _pick(min, self.duration_min, other.duration_min)
         self.duration_max = _pick(max, self.duration_max, other.duration_max)
         self.latency.merge(other.latency)
@@ -103,8 +104,9 @@ class Tally:
         sketches cannot be subtracted: they are left as they are, for the caller to set
         from the remaining runs.
         """
+        mine, theirs = vars(self), vars(other)
         for name in SUMS:
-            setattr(self, name, getattr(self, name) - getattr(other, name))
+            mine[name] -= theirs[name]
         self.latency.subtract(other.latency)
 
     def to_row(self) -> dict[str, Any]:

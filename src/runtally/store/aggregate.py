@@ -110,8 +110,9 @@ def _add_fine(tally: Tally, row: Any) -> None:
     if tally.runs:
         low, high = min(low, tally.duration_min), max(high, tally.duration_max)
     tally.duration_min, tally.duration_max = low, high
+    sums = vars(tally)
     for name in _ROW_SUMS:
-        setattr(tally, name, getattr(tally, name) + row[name])
+        sums[name] += row[name]
     tally.failures += runs - row["successes"]
     if row["k"] is None:
         tally.latency.zero += runs
