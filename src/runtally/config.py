@@ -1,6 +1,6 @@
 """Settings: one injected object, read from ``RUNTALLY_*`` environment variables.
 
-Every Redis key name and every default of the system lives here. Modules receive a
+Names and defaults come from ``runtally.constants``. Modules receive a
 ``Settings`` instance; none of them reads the environment on its own.
 """
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtally import constants
+
 
 def _default_consumer() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -24,16 +26,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNTALLY_", extra="ignore", frozen=True)
 
     # --- edges
-    redis_url: str = "redis://localhost:6379/0"
-    database_url: str = "postgresql://runtally@localhost:5432/runtally"
+    redis_url: str = constants.REDIS_URL
+    database_url: str = constants.DATABASE_URL
 
     # --- stream and its keys
-    stream: str = "runtally:events"
-    dead_stream: str = "runtally:events:dead"
-    group: str = "runtally-ingest"
+    stream: str = constants.STREAM
+    dead_stream: str = constants.DEAD_STREAM
+    group: str = constants.GROUP
     consumer: str = Field(default_factory=_default_consumer)
-    stats_key: str = "runtally:stats"
-    arq_queue: str = "runtally:arq"
+    stats_key: str = constants.STATS_KEY
+    arq_queue: str = constants.ARQ_QUEUE
 
     # --- ingest
     batch_size: int = Field(default=2000, ge=1, le=50_000)
@@ -59,8 +61,8 @@ class Settings(BaseSettings):
     rollup_days_interval_s: int = Field(default=60, ge=1, le=3600)
 
     # --- read API
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = constants.API_HOST
+    api_port: int = constants.API_PORT
     api_max_range_days: int = Field(default=400, ge=1)
     api_max_points: int = Field(default=10_000, ge=1)
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import redis.asyncio as aioredis
 
+from runtally import constants
 from runtally.ids import uuid7
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ T = TypeVar("T")
 PRESSURE_WARN = 0.8  # warn when the buffer is this full...
 PRESSURE_REARM = 0.5  # ...and again only after it drained below this
 DROP_LOG_INTERVAL_S = 5.0  # drops are summarised at most this often
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
-DEFAULT_STREAM = "runtally:events"
+DEFAULT_REDIS_URL = constants.REDIS_URL
+DEFAULT_STREAM = constants.STREAM
 MAX_STALE_MARKERS = 64  # markers deleted per batch (normally just the previous one)
 
 # KEYS: stream, this batch's marker, markers of confirmed batches to delete.
@@ -395,7 +396,7 @@ class Publisher:
                 delay = initial
 
     def _marker(self, batch_id: str) -> str:
-        return f"{self.stream}:batch:{batch_id}"
+        return f"{self.stream}{constants.BATCH_MARKER_INFIX}{batch_id}"
 
     async def _send_batch(self) -> None:
         """Run the batch script once; it appends the batch unless its marker says done."""

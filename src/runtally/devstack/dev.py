@@ -29,6 +29,7 @@ import redis
 import redis.asyncio as aioredis
 from rich.console import Console
 
+from runtally import constants
 from runtally.config import Settings
 from runtally.devstack import report
 from runtally.devstack.children import Child, child_env, stop_all
@@ -37,7 +38,7 @@ from runtally.devstack.servers import MissingBinary, PostgresServer, RedisServer
 from runtally.devstack.simulate import FleetStats, install_stop_signals, simulate_until_stopped
 from runtally.errors import UserError
 
-PROJECT = "default"
+PROJECT = constants.PROJECT
 KEY_FILE = "dev-key"
 READY_TIMEOUT_S = 90.0
 DRAIN_TIMEOUT_S = 15.0

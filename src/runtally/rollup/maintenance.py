@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from runtally import constants
 from runtally.config import Settings
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.rows import day_start
 from runtally.store import partitions
 
-RETENTION_LOCK = "runtally:retention"
+RETENTION_LOCK = constants.RETENTION_LOCK
 
 
 @dataclass

@@ -16,12 +16,10 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from arq.worker import create_worker as arq_create_worker
 
+from runtally import constants
 from runtally.config import Settings
 from runtally.rollup import jobs
 from runtally.store.engine import create_pool
-
-MINUTE_OF_PARTITIONS = 5  # hourly maintenance, away from the top of the hour
-MINUTE_OF_RETENTION = 35
 
 
 def cron_fields(interval_s: int) -> dict[str, set[int]]:
@@ -55,15 +53,19 @@ def worker_settings(settings: Settings) -> type:
     hours = cron_fields(settings.rollup_interval_s)
     days = cron_fields(settings.rollup_days_interval_s)
     cron_jobs = [
-        cron(jobs.job_roll_hours, name="runtally:roll-hours", **hours),  # type: ignore[arg-type]
-        cron(jobs.job_roll_days, name="runtally:roll-days", **days),  # type: ignore[arg-type]
+        cron(jobs.job_roll_hours, name=constants.CRON_ROLL_HOURS, **hours),  # type: ignore[arg-type]
+        cron(jobs.job_roll_days, name=constants.CRON_ROLL_DAYS, **days),  # type: ignore[arg-type]
         cron(
             jobs.job_partitions,
-            name="runtally:partitions",
-            minute={MINUTE_OF_PARTITIONS},
+            name=constants.CRON_PARTITIONS,
+            minute={constants.MINUTE_OF_PARTITIONS},
             run_at_startup=True,
         ),
-        cron(jobs.job_retention, name="runtally:retention", minute={MINUTE_OF_RETENTION}),
+        cron(
+            jobs.job_retention,
+            name=constants.CRON_RETENTION,
+            minute={constants.MINUTE_OF_RETENTION},
+        ),
     ]
     attributes: dict[str, Any] = {
         "cron_jobs": cron_jobs,

@@ -11,12 +11,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from runtally import constants
+
 PARENT = "agent_runs"
 DEFAULT = "agent_runs_default"
 _NAME = re.compile(r"^agent_runs_p(\d{8})$")
 # Advisory lock key: partition DDL takes it exclusively; readers that must not see rows
 # move between the default and a new partition mid-statement take it shared.
-PARTITION_LOCK = "runtally:partitions"
+PARTITION_LOCK = constants.PARTITION_LOCK
 
 
 def partition_name(day: date) -> str:

@@ -1,0 +1,32 @@
+"""Every Redis key, lock id, cron name and default of runtally, in one place.
+
+No imports: settings (``runtally.config``), the publisher SDK, ingest, the store and the
+scheduler read their names and defaults from here, so a key is spelled once.
+"""
+
+from __future__ import annotations
+
+# --- Redis keys
+STREAM = "runtally:events"
+DEAD_STREAM = "runtally:events:dead"
+GROUP = "runtally-ingest"
+STATS_KEY = "runtally:stats"
+ARQ_QUEUE = "runtally:arq"
+BATCH_MARKER_INFIX = ":batch:"  # a publisher batch marker is <stream>:batch:<id>
+
+# --- Postgres advisory locks (hashtext of these names) and arq cron job names
+PARTITION_LOCK = "runtally:partitions"
+RETENTION_LOCK = "runtally:retention"
+CRON_ROLL_HOURS = "runtally:roll-hours"
+CRON_ROLL_DAYS = "runtally:roll-days"
+CRON_PARTITIONS = "runtally:partitions"
+CRON_RETENTION = "runtally:retention"
+MINUTE_OF_PARTITIONS = 5  # hourly maintenance, away from the top of the hour
+MINUTE_OF_RETENTION = 35
+
+# --- defaults
+REDIS_URL = "redis://localhost:6379/0"
+DATABASE_URL = "postgresql://runtally@localhost:5432/runtally"
+PROJECT = "default"
+API_HOST = "127.0.0.1"
+API_PORT = 8000
