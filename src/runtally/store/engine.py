@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import asyncpg
 
 from runtally.config import Settings
+from runtally.store.protocols import Connection, Pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -15,19 +15,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(settings: Settings, min_size: int = 1, max_size: int = 4) -> Any:
+async def create_pool(settings: Settings, min_size: int = 1, max_size: int = 4) -> Pool:
     """An asyncpg pool for ``settings.database_url``; close it with ``await pool.close()``."""
-    return await asyncpg.create_pool(
+    pool: Pool = await asyncpg.create_pool(
         settings.asyncpg_dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
         command_timeout=120,
     )
+    return pool
 
 
-async def connect(settings: Settings) -> Any:
+async def connect(settings: Settings) -> Connection:
     """One asyncpg connection with the same codecs as the pool's."""
-    conn = await asyncpg.connect(settings.asyncpg_dsn, command_timeout=120)
+    conn: Connection = await asyncpg.connect(settings.asyncpg_dsn, command_timeout=120)
     await _init_connection(conn)
     return conn
