@@ -190,6 +190,35 @@ async def test_runs_view_lists_pages_filters_and_shows_a_run(
         expected = [e for e in events if getattr(e, attribute) == value]
         assert b.js(ROW_IDS) == newest_first(expected), name
 
+    # The range: a custom one from a link, then the 1 h button (the address follows).
+    start, end = sample.started_at - timedelta(hours=1), sample.started_at + timedelta(minutes=30)
+    open_route(b, api, "/runs?" + urlencode({"from": start.isoformat(), "to": end.isoformat()}))
+    expected = [e for e in events if start <= e.started_at < end]
+    assert b.js(ROW_IDS) == newest_first(expected)[:50]
+    assert b.js("document.querySelector('[data-range=custom]').classList.contains('active')")
+    stale(b)
+    b.click("[data-range='1h']")
+    loaded(b, "runs")
+    assert b.js("location.hash") == "#/runs?range=1h"
+    shown_from, shown_to = (
+        datetime.fromisoformat(b.js(f"document.getElementById('runs-table').dataset.{end}"))
+        for end in ("from", "to")
+    )
+    assert shown_to - shown_from == timedelta(hours=1)
+    expected = [e for e in events if shown_from <= e.started_at < shown_to]
+    assert b.js(ROW_IDS) == newest_first(expected)[:50]
+
+    # Bad links get the API's message, not a blank page.
+    for route, message in (
+        ("/runs/00000000-0000-4000-8000-000000000000", "no run 00000000-0000-4000"),
+        ("/runs/not-a-uuid", "event_id"),
+        ("/runs?range=24h&agent=" + "x" * 101, "agent"),
+    ):
+        stale(b)
+        b.goto(f"{api}/#{route}")
+        b.wait("document.body.dataset.loaded === 'error'")
+        assert message in b.js("document.getElementById('status').textContent"), route
+
     # Filters from the form: two at once, the address names them (linkable).
     stale(b)
     b.js("document.getElementById('runs-clear').click()")

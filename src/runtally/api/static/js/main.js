@@ -84,6 +84,12 @@ function syncControls() {
   }
 }
 
+/** Shows the hash's view; a route may carry a range, so the top bar follows it. */
+function showRoute() {
+  route();
+  syncControls();
+}
+
 function toLocalInput(date) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
@@ -148,7 +154,8 @@ function wire() {
   window.addEventListener("hashchange", () => {
     const key = takeKeyFromHash();
     if (key) { useKey(key); return; }
-    applyOverviewParams(); syncControls(); if (state.key) route();
+    applyOverviewParams();
+    if (state.key) showRoute(); else syncControls();
   });
   wireRuns();
   wireCsvButtons();
@@ -162,8 +169,7 @@ function useKey(key) {
   $("login").hidden = true;
   $("dashboard").hidden = false;
   applyOverviewParams();
-  syncControls();
-  route();
+  showRoute();
   startTimer();
 }
 

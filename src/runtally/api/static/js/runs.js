@@ -86,6 +86,7 @@ async function refresh() {
     });
     $("project").textContent = page.project;
     renderList(page);
+    Object.assign($("runs-table").dataset, { from: from.toISOString(), to: to.toISOString() });
     done();
   } catch (err) {
     failed(err);
