@@ -386,6 +386,7 @@ async def test_tables_link_to_runs_and_download_as_csv(
     assert f"error_type={error_type}" in b.js("location.hash")
     expected = [e for e in events if e.error_type == error_type]
     assert b.js(ROW_IDS) == newest_first(expected)
+    assert_runs_csv(b, tmp_path / "downloads", api, key, {"error_type": error_type})
     b.back()
     loaded(b, "overview")
 
@@ -397,3 +398,23 @@ async def test_tables_link_to_runs_and_download_as_csv(
         assert b.js(ROW_IDS) == newest_first(expected)[:50], table
         b.back()
         loaded(b, "overview")
+
+
+def assert_runs_csv(b: Browser, folder: Path, api: str, key: str, filters: dict[str, str]) -> None:
+    """The runs view's CSV, parsed, equals the API's page of the same range and filters."""
+    b.click("#runs-csv")
+    path = downloaded(folder, "runs")
+    start, end = csv_range(path)
+    query = urlencode({**filters, "from": start, "to": end, "limit": 50})
+    want = get_json(f"{api}/v1/runs?{query}", key)["runs"]
+    rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+    assert len(rows) == len(want) > 0
+    for row, run in zip(rows, want, strict=True):
+        assert set(row) == set(run) - {"project"}
+        for name, value in run.items():
+            if name == "tags":
+                assert json.loads(row[name]) == value
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                assert float(row[name]) == value, name
+            else:
+                assert row[name] == ("" if value is None else value), name

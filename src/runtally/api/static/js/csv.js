@@ -43,3 +43,15 @@ export function breakdownCsv(label, rows) {
     ...LATENCY.map((p) => r.latency_ms[p]), ...TOKENS.map((t) => r.tokens[t]), r.cost_usd,
   ]));
 }
+
+const RUN_COLUMNS = [
+  "event_id", "started_at", "ended_at", "agent", "model", "status", "error_type", "error_message",
+  "duration_ms", "ttft_ms", "input_tokens", "output_tokens", "cache_read_tokens",
+  "cache_write_tokens", "cost_usd", "cost_source", "user_id", "session_id", "trace_id", "tags",
+];
+
+/** A /v1/runs page as CSV: the API's fields as sent (tags as JSON). */
+export function runsCsv(runs) {
+  return toCsv(RUN_COLUMNS, runs.map((run) => RUN_COLUMNS.map((c) =>
+    c === "tags" && run.tags != null ? JSON.stringify(run.tags) : run[c])));
+}

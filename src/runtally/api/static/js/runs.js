@@ -1,6 +1,7 @@
 // The runs view: stored runs newest first, filtered, in keyset pages (the API's cursor).
 // Everything it shows is in the URL hash (#/runs?status=error&agent=a&range=24h&cursor=…).
 import { api } from "./api.js";
+import { download, runsCsv, stamp } from "./csv.js";
 import { $, el, emptyRow } from "./dom.js";
 import { fmtInt, fmtMs, fmtTime, fmtUsdExact } from "./format.js";
 import { runsLink } from "./links.js";
@@ -13,6 +14,7 @@ export const FILTERS = ["status", "agent", "model", "error_type", "user_id", "se
 const PAGE_SIZE = 50;
 let params = {};
 let lastHash = "#/runs";
+let shown = null; // {page, from, to} of the list on screen
 
 /** The hash of the list the user saw last (the detail view links back to it). */
 export function lastListHash() { return lastHash; }
@@ -86,6 +88,7 @@ async function refresh() {
     });
     $("project").textContent = page.project;
     renderList(page);
+    shown = { page, from: from.toISOString(), to: to.toISOString() };
     Object.assign($("runs-table").dataset, { from: from.toISOString(), to: to.toISOString() });
     done();
   } catch (err) {
@@ -116,7 +119,14 @@ function submitFilters(ev) {
   go("/runs", { ...chosen, ...rangeParams(), limit: params.limit });
 }
 
+function downloadPage() {
+  if (!shown) return;
+  const number = params.page ? `-page${Number(params.page)}` : "";
+  download(`runtally-runs-${stamp(shown.from)}-${stamp(shown.to)}${number}.csv`, runsCsv(shown.page.runs));
+}
+
 export function wireRuns() {
+  $("runs-csv").addEventListener("click", downloadPage);
   $("runs-filters").addEventListener("submit", submitFilters);
   $("runs-clear").addEventListener("click", () => go("/runs", { ...rangeParams(), limit: params.limit }));
   $("runs-newest").addEventListener("click", () => go("/runs", filtersOf(params)));
