@@ -379,6 +379,17 @@ async def test_tables_link_to_runs_and_download_as_csv(
     assert '"ops, ""night"" bot"' in agent_csv  # RFC 4180 quoting, read back whole above
     assert agent_csv.count("\r\n") == len(AGENTS) + 1
 
+    # The quoting itself, on the awkward values a name or message can hold.
+    tricky = [["a,b", 'say "hi"', "line\nbreak", "cr\rlf", " edge ", "", "ünï ✓", "=1+2"]]
+    text = b.js(
+        f"import('/static/js/csv.js').then(m => m.toCsv(['h1','h2','h3','h4','h5','h6','h7','h8'],"
+        f" {json.dumps(tricky)}))"
+    )
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        [f"h{i}" for i in range(1, 9)],
+        *tricky,
+    ]
+
     # Clicking an error type opens the runs view filtered to it; back returns.
     error_type = ERRORS[1]
     b.click(f"#table-error_type tr[data-key='{error_type}'] a")
