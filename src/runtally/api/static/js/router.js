@@ -52,6 +52,7 @@ export function route() {
   const r = parse(location.hash);
   const view = views[r.name];
   document.body.dataset.loaded = "false";
+  document.getElementById("range-label").textContent = ""; // each view describes itself
   for (const v of Object.values(views)) document.getElementById(v.section).hidden = v !== view;
   document.getElementById("view-unknown").hidden = Boolean(view);
   for (const a of document.querySelectorAll("[data-nav]")) {
