@@ -78,6 +78,7 @@ function fillForm() {
 
 async function refresh() {
   busy();
+  shown = null;
   fillForm();
   const { from, to } = currentRange();
   try {
