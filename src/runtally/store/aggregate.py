@@ -29,7 +29,7 @@ from runtally.tally import SUMS, Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
-BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+BUCKETS = {"q15": timedelta(minutes=15), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ async def aggregate_raw(
 ) -> dict[GroupKey, Tally]:
     """Tallies of the raw rows ``raw`` selects, per (bucket, agent, model, error_type).
 
-    ``bucket`` is ``"hour"``, ``"day"`` (UTC) or ``None`` (one bucket: ``raw.start``).
+    ``bucket`` is ``"q15"`` (UTC quarter hours), ``"hour"``, ``"day"`` (UTC) or ``None``
+    (one bucket: ``raw.start``).
     ``distinct=False`` skips the user/session sketches (cheaper when not needed).
     ``dims`` groups by only those key columns (``runtally.cube``); the others are ''.
     """
