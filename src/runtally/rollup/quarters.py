@@ -20,6 +20,7 @@ from typing import Any
 
 from runtally.cube import FULL, GroupKey, cube
 from runtally.rollup.rows import replace_rows
+from runtally.sketch import hll_union
 from runtally.store.aggregate import RawFilter, aggregate_raw
 from runtally.tally import Tally
 
@@ -47,7 +48,17 @@ def hour_of_quarters(hour: datetime, quarters: Mapping[GroupKey, Tally]) -> dict
             merged[cell].merge(quarters[key])
         else:
             merged[cell] = Tally.merged([quarters[key]])
+    for tally in merged.values():
+        # One sketch per cell now, not one per quarter: the grouping sets of the hour
+        # then union a quarter as many sketches (``cube``).
+        tally.users = _unioned(tally.users)
+        tally.sessions = _unioned(tally.sessions)
     return merged
+
+
+def _unioned(sketches: list[bytes]) -> list[bytes]:
+    union = hll_union(sketches) if len(sketches) > 1 else None
+    return [union] if union else sketches
 
 
 async def roll_quarters(
