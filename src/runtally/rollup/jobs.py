@@ -19,6 +19,7 @@ from runtally.rollup.daily import roll_days
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.stats import RollStats
 from runtally.store.engine import create_pool
+from runtally.store.protocols import Pool
 
 log = logging.getLogger("runtally.rollup")
 Clock = Callable[[], datetime]
@@ -38,12 +39,12 @@ async def _drain(one_pass: Callable[[], Awaitable[RollStats]], limit: int) -> Ro
             return total
 
 
-async def drain_hours(pool: Any, settings: Settings) -> RollStats:
+async def drain_hours(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
     return await _drain(lambda: roll_hours(pool, limit), limit)
 
 
-async def drain_days(pool: Any, settings: Settings) -> RollStats:
+async def drain_days(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
     return await _drain(lambda: roll_days(pool, limit), limit)
 
@@ -66,7 +67,7 @@ class Pending:
         )
 
 
-async def roll_pending(pool: Any, settings: Settings) -> Pending:
+async def roll_pending(pool: Pool, settings: Settings) -> Pending:
     """Roll dirty hours, then ready days, until a round clears nothing more."""
     out = Pending()
     while True:
