@@ -131,8 +131,11 @@ async def known_parameters(request: Request, _: ReaderDep) -> None:
     route = request.scope["route"]
     unknown = sorted(set(request.query_params) - declared(route))
     if unknown:
-        accepted = ", ".join(sorted(declared(route))) or "none"
-        plural = "s" if len(unknown) > 1 else ""
         raise invalid(
-            f"unknown query parameter{plural}: {', '.join(unknown)} (accepted: {accepted})"
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}; "
+            f"this endpoint accepts {_quoted(sorted(declared(route))) or 'none'}"
         )
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)

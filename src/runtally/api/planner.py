@@ -13,6 +13,10 @@ counted twice and nothing is missed:
 
 With ``use_daily=False`` (hourly time series) days are never taken from ``rollup_daily``.
 All datetimes must be timezone-aware; buckets are UTC-aligned like the rollup tables.
+
+``plan`` is two steps: ``_edges`` (the parts of hours cut by the range edges) and
+``_whole_hours`` (whole days, else whole hours, over the rest). A finer rollup grain
+goes between them: the edges would then be cut at that grain before falling back to raw.
 """
 
 from __future__ import annotations

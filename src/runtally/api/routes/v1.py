@@ -2,7 +2,9 @@
 
 Route modules define routers without a prefix; including one here gives its routes the
 ``/v1`` prefix, the error responses, the bearer-key check (``deps.reader``) and the
-refusal of undeclared query parameters (``params.known_parameters``).
+refusal of undeclared query parameters (``params.known_parameters``). Declare query
+parameters on routes or their dependencies, never as dependencies of this router: the
+known set is read from the route's own declarations.
 """
 
 from __future__ import annotations
