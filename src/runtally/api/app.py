@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from runtally.api import errors
 from runtally.api.deps import Resources
-from runtally.api.routes import aggregates, ops, runs
+from runtally.api.routes import ops, v1
 from runtally.config import Settings
 from runtally.store.engine import create_pool
 
@@ -53,8 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(ops.router)
-    app.include_router(aggregates.router)
-    app.include_router(runs.router)
+    app.include_router(v1.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/", include_in_schema=False)

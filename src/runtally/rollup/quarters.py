@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from runtally.cube import FULL, GroupKey, cube
 from runtally.rollup.rows import replace_rows
 from runtally.sketch import hll_union
-from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.aggregate import aggregate_raw
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 TABLE = "rollup_q15"
@@ -62,11 +63,11 @@ def _unioned(sketches: list[bytes]) -> list[bytes]:
 
 
 async def roll_quarters(
-    conn: Any, project: str, hour: datetime
+    conn: Connection, project: str, hour: datetime
 ) -> tuple[dict[GroupKey, Tally], int]:
     """Replace ``hour``'s ``rollup_q15`` rows from its raw rows (inside the caller's
     transaction); returns the hour's full-key tallies and the quarter rows written."""
-    quarters = await aggregate_raw(conn, RawFilter(project, hour, hour + HOUR), bucket="q15")
+    quarters = await aggregate_raw(conn, Selection(project, hour, hour + HOUR), bucket="q15")
     hourly = hour_of_quarters(hour, quarters)
     written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(quarters))
     return hourly, written

@@ -62,6 +62,8 @@ class Connection(Protocol):
 class Pool(Protocol):
     """The subset of ``asyncpg.Pool`` runtally uses."""
 
-    def acquire(self, *, timeout: float | None = None) -> AbstractAsyncContextManager[Any]: ...
+    def acquire(
+        self, *, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[Connection]: ...
 
     async def close(self) -> None: ...
