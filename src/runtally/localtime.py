@@ -78,18 +78,20 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
 def parse_moment(text: str, tz: tzinfo) -> datetime:
     """An RFC 3339 timestamp with offset, or a plain ``YYYY-MM-DD`` date as the start of
     that local day in ``tz``; in UTC. ``BadMoment`` otherwise (naive times included)."""
-    if _DATE.fullmatch(text):
-        try:
-            return local_midnight(date.fromisoformat(text), tz)
-        except ValueError as exc:
-            raise BadMoment(f"{text!r} is not a calendar date") from exc
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise BadMoment(f"{text[:80]!r} is neither an RFC 3339 timestamp nor a date") from exc
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BadMoment(f"{text[:80]!r} has no UTC offset (add Z or +hh:mm, or give a date)")
-    return moment.astimezone(UTC)
+        if _DATE.fullmatch(text):
+            return local_midnight(date.fromisoformat(text), tz)
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise BadMoment(f"{text[:80]!r} has no timezone offset (add Z or +hh:mm)")
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise BadMoment(f"{text[:80]!r} is out of range") from None
+    except BadMoment:
+        raise
+    except ValueError:
+        what = "a calendar date" if _DATE.fullmatch(text) else "an RFC 3339 timestamp or a date"
+        raise BadMoment(f"{text[:80]!r} is not {what}") from None
 
 
 def _dates(start: datetime, end: datetime, tz: tzinfo) -> Iterator[date]:

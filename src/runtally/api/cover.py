@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 
-from runtally.api.planner import DAY, HOUR, ceil_to, floor_to
+from runtally.api.planner import DAY, HOUR, QUARTER, ceil_to, floor_to
 
-QUARTER = timedelta(minutes=15)
 Interval = tuple[datetime, datetime]  # half-open [start, end)
 
 

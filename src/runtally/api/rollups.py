@@ -1,7 +1,7 @@
 """Reading the rollup side of one snapshot: dirty markers and rollup rows as parts.
 
 The dirty markers say which hours and days the rollup tables do not describe yet
-(``planner`` sends those to raw rows); ``rollup_parts`` reads the clean buckets.
+(``cover`` sends those to raw rows); ``rollup_parts`` reads the clean buckets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-TABLES = ("rollup_hourly", "rollup_daily")
+TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
 
 
@@ -62,8 +62,8 @@ async def rollup_parts(
     distinct: bool = True,
     dims: int = FULL,
 ) -> list[Part]:
-    """Rows of ``rollup_hourly`` or ``rollup_daily`` at ``buckets`` and grouping set
-    ``dims`` (which must keep the columns ``selection`` filters on), as parts.
+    """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
+    (which must keep the columns ``selection`` filters on), as parts.
 
     ``ValueError`` for another table, a selection that filters on a column the rollups
     do not carry, or a grouping set without a filtered column.
