@@ -134,8 +134,11 @@ export function drawCharts(d) {
   if (!d) return;
   const pts = d.series.points;
   const buckets = pts.map((p) => new Date(p.bucket));
-  // The buckets as the API labelled them (local offset included), for people and tests.
-  $("chart-runs").dataset.buckets = pts.map((p) => p.bucket).join(" ");
+  // The buckets as the API labelled them (local offset included) and their runs, for
+  // people and tests.
+  Object.assign($("chart-runs").dataset, {
+    buckets: pts.map((p) => p.bucket).join(" "), runs: pts.map((p) => p.runs).join(" "),
+  });
   const g = d.granularity;
   drawChart($("chart-runs"), buckets, [
     { name: "succeeded", color: COLORS.ok, kind: "bar", stack: "runs", values: pts.map((p) => p.successes), format: fmtInt },

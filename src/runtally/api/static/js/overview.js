@@ -70,7 +70,7 @@ function render(d) {
   $("project").textContent = d.summary.project;
   $("range-label").textContent =
     fmtMoment(d.from) + " → " + fmtMoment(d.to) + " " + state.tz +
-    " · " + d.granularity + "ly buckets" +
+    " · " + (d.granularity === "day" ? "daily" : "hourly") + " buckets" +
     (state.agent ? " · agent " + state.agent : "") + (state.model ? " · model " + state.model : "");
   rememberKeys(d.byAgent.rows.map((r) => r.key), "agent");
   rememberKeys(d.byModel.rows.map((r) => r.key), "model");
