@@ -26,8 +26,8 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
-from runtally.config import Settings
 from runtally.backoff import Backoff
+from runtally.config import Settings
 from runtally.ingest.batch import Batch
 from runtally.ingest.decode import Rejection, Window, decode_entry
 from runtally.ingest.metrics import IngestMetrics, reason_kind
