@@ -201,3 +201,55 @@ def test_from_settings_uses_stream_and_url() -> None:
     assert pub.options.stream == "s1"
     assert pub.options.batch_size == 7
     assert pub.client.connection_pool.connection_kwargs["host"] == "h"
+
+
+# --- the 80% warning names the cause it sees -----------------------------------------------
+
+
+def pressure_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "80% full" in r.getMessage()]
+
+
+async def test_pressure_warning_when_the_producer_outpaces_redis(
+    client: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis is fine; the agent publishes 8 events before the sender gets a turn."""
+    async with fast(client, max_buffer=10) as pub:
+        with caplog.at_level(logging.WARNING, logger="runtally.publisher"):
+            for i in range(8):
+                assert await pub.publish(event_dict(i))
+        assert await pub.flush(5)
+    assert pressure_lines(caplog) == [
+        "runtally publisher buffer 80% full (8 of 10 events): events arrive faster than they "
+        "are delivered to Redis; at 100% new events are blocked"
+    ]
+    assert "unreachable" not in caplog.text
+
+
+async def test_pressure_warning_when_redis_is_unreachable(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.connected = False
+    pub = fast(client, max_buffer=10, on_full="drop")
+    assert await pub.publish(event_dict(0))
+    await wait_until(lambda: pub.retried >= 2)
+    with caplog.at_level(logging.WARNING, logger="runtally.publisher"):
+        for i in range(1, 8):
+            assert await pub.publish(event_dict(i))
+    (line,) = pressure_lines(caplog)
+    assert line.startswith("runtally publisher buffer 80% full (8 of 10 events): Redis is ")
+    assert "unreachable (" in line
+    assert line.endswith("failed attempt(s) so far); at 100% new events are dropped")
+    await pub.aclose(timeout=0.01)
+
+
+def test_pressure_warning_before_any_loop_runs(
+    client: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    pub = fast(client, max_buffer=10)
+    with caplog.at_level(logging.WARNING, logger="runtally.publisher"):
+        assert all(pub.publish_nowait(event_dict(i)) for i in range(9))
+    assert pressure_lines(caplog) == [
+        "runtally publisher buffer 80% full (8 of 10 events): no event loop runs the sender "
+        "yet; at 100% new events are blocked"
+    ]
