@@ -175,15 +175,16 @@ class Publisher:
         payload = self._encode(event)
         if payload is None:
             return False
+        accepted = self._offer(payload)
+        if accepted is not None:
+            return accepted
         until = deadline(self.options.block_timeout_s, self._clock())
-        while True:
+        while (wait := room_wait(self.options.on_full, until, self._clock())) > 0:
+            self._buffer.wait_for_room(wait)
             accepted = self._offer(payload)
             if accepted is not None:
                 return accepted
-            wait = room_wait(self.options.on_full, until, self._clock())
-            if wait <= 0:
-                return self._notices.drop(1, self._full_reason())
-            self._buffer.wait_for_room(wait)
+        return self._notices.drop(1, self._full_reason())
 
     async def _when_full(self, payload: str) -> bool:
         """Apply ``on_full`` in the loop: wait for a confirmed batch to make room, or drop."""

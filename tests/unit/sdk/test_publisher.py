@@ -19,7 +19,7 @@ from runtally.sdk.publisher import Publisher
 from tests.unit.sdk.support import STREAM, event_dict, fast, stream_payloads, wait_until
 
 
-async def test_publishes_everything_in_order_exactly_once(client: Any) -> None:
+async def test_publishes_everything_in_order_exactly_once(client: fakeredis.FakeAsyncRedis) -> None:
     events = [event_dict(i) for i in range(1234)]
     async with fast(client, batch_size=100) as pub:
         for event in events:
@@ -34,7 +34,7 @@ async def test_publishes_everything_in_order_exactly_once(client: Any) -> None:
     assert await client.keys("*") == [STREAM.encode()]  # batch markers cleaned up
 
 
-async def test_accepts_runevent_and_publish_nowait(client: Any) -> None:
+async def test_accepts_runevent_and_publish_nowait(client: fakeredis.FakeAsyncRedis) -> None:
     event = parse_event(json.dumps(event_dict()))
     async with fast(client) as pub:
         assert await pub.publish(event)
@@ -45,7 +45,9 @@ async def test_accepts_runevent_and_publish_nowait(client: Any) -> None:
     assert len(payloads) == 2
 
 
-async def test_redis_down_keeps_events_and_retries(server: Any, client: Any) -> None:
+async def test_redis_down_keeps_events_and_retries(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
     server.connected = False
     pub = fast(client)
     events = [event_dict(i) for i in range(50)]
@@ -93,7 +95,7 @@ async def test_lost_reply_does_not_duplicate_the_batch(server: fakeredis.FakeSer
     assert ids == [e["event_id"] for e in events]
 
 
-async def test_refused_batch_is_retried_not_lost(client: Any) -> None:
+async def test_refused_batch_is_retried_not_lost(client: fakeredis.FakeAsyncRedis) -> None:
     await client.set(STREAM, "not a stream")  # WRONGTYPE for XADD
     pub = fast(client)
     await pub.publish(event_dict())
@@ -106,7 +108,7 @@ async def test_refused_batch_is_retried_not_lost(client: Any) -> None:
 
 
 async def test_drop_policy_counts_and_warns(
-    server: Any, client: Any, caplog: pytest.LogCaptureFixture
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.connected = False
     pub = fast(client, max_buffer=10, on_full="drop")
@@ -125,7 +127,9 @@ async def test_drop_policy_counts_and_warns(
     assert len(await stream_payloads(client)) == 10
 
 
-async def test_block_policy_waits_for_room(server: Any, client: Any) -> None:
+async def test_block_policy_waits_for_room(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
     server.connected = False
     pub = fast(client, max_buffer=5, batch_size=5, on_full="block")
     for i in range(5):
@@ -141,7 +145,9 @@ async def test_block_policy_waits_for_room(server: Any, client: Any) -> None:
     assert len(await stream_payloads(client)) == 6
 
 
-async def test_block_timeout_then_drop(server: Any, client: Any) -> None:
+async def test_block_timeout_then_drop(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
     server.connected = False
     pub = fast(client, max_buffer=2, on_full="block", block_timeout_s=0.05)
     assert await pub.publish(event_dict(0))
@@ -151,7 +157,9 @@ async def test_block_timeout_then_drop(server: Any, client: Any) -> None:
     await pub.aclose(timeout=0.01)
 
 
-async def test_raise_on_error(server: Any, client: Any) -> None:
+async def test_raise_on_error(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
     server.connected = False
     pub = fast(client, max_buffer=1, on_full="drop", raise_on_error=True)
     assert await pub.publish(event_dict())
@@ -164,7 +172,9 @@ async def test_raise_on_error(server: Any, client: Any) -> None:
         await pub.aclose(timeout=0.01)
 
 
-async def test_never_raises_by_default(server: Any, client: Any) -> None:
+async def test_never_raises_by_default(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
     server.connected = False
     pub = fast(client, max_buffer=1, on_full="drop")
     assert await pub.publish(event_dict())
@@ -177,7 +187,7 @@ async def test_never_raises_by_default(server: Any, client: Any) -> None:
 
 
 async def test_close_logs_undelivered(
-    server: Any, client: Any, caplog: pytest.LogCaptureFixture
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.connected = False
     pub = fast(client)
