@@ -10,6 +10,7 @@ One concept per module, in the order an event travels:
 - ``buffer``: the bounded buffer and its block/drop policy; pure, the clock injected.
 - ``batches``: the Lua batch script and its per-batch markers (exactly once on retry).
 - ``sender``: the background task that sends batches and retries with backoff.
+- ``notices``: drops counted and logged (``PublishError`` if asked), pressure warnings.
 - ``publisher``: ``Publisher`` (asyncio), tying buffer and sender together.
 - ``sync``: ``SyncPublisher``, a ``Publisher`` on its own loop for synchronous code.
 """

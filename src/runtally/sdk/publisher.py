@@ -51,6 +51,8 @@ class Publisher:
     Use it as ``async with Publisher(url) as pub: await pub.publish(event)`` or call
     ``aclose()``; the sender task starts on the first publish inside a running loop.
     ``redis``: a URL (the publisher makes and closes its client) or a client (left open).
+    ``clock`` (monotonic seconds) times the block timeout and the drop reports; ``flush``
+    and ``aclose`` wait on the event loop's own clock.
     """
 
     def __init__(
@@ -242,11 +244,12 @@ class Publisher:
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything accepted so far is in Redis; False on timeout."""
         self._ensure_started()
-        until = deadline(timeout, self._clock())
+        loop = asyncio.get_running_loop()
+        until = deadline(timeout, loop.time())
         while len(self._buffer):
             if self._task is not None and self._task.done():
                 return False
-            if until is not None and self._clock() >= until:
+            if until is not None and loop.time() >= until:
                 return False
             await asyncio.sleep(FLUSH_POLL_S)
         return True

@@ -157,6 +157,23 @@ async def test_block_timeout_then_drop(
     await pub.aclose(timeout=0.01)
 
 
+async def test_block_timeout_is_judged_by_the_injected_clock(
+    server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
+) -> None:
+    server.connected = False
+    now = [0.0]
+    options = PublisherOptions(max_buffer=1, block_timeout_s=30.0, backoff_initial_s=0.005)
+    pub = Publisher(client, options, clock=lambda: now[0])
+    assert await pub.publish(event_dict(0))
+    blocked = asyncio.create_task(pub.publish(event_dict(1)))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()  # 30 s on this clock have not passed
+    now[0] = 30.0
+    assert await asyncio.wait_for(blocked, 5) is False
+    assert pub.dropped == 1
+    await pub.aclose(timeout=0.01)
+
+
 async def test_raise_on_error(
     server: fakeredis.FakeServer, client: fakeredis.FakeAsyncRedis
 ) -> None:
