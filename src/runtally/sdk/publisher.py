@@ -82,6 +82,7 @@ class Publisher:
 
     @property
     def client(self) -> Redis:
+        """The Redis client the batches go through."""
         return self._client
 
     @property
