@@ -157,7 +157,11 @@ class Publisher:
 
         Safe from any thread and from synchronous code running inside the event loop.
         """
-        accepted = self.try_publish(event)
+        payload = self._encode(event)
+        if payload is None:
+            return False
+        self._ensure_started()
+        accepted = self._offer(payload)  # not via try_publish: this is track()'s hot path
         if accepted is None:
             return self._notices.drop(1, "buffer full")
         return accepted
