@@ -185,17 +185,21 @@ def test_touched_hours_match_the_timestamp_definition() -> None:
 # --- isolating poison rows ---------------------------------------------------------------
 
 
+class _NoPool:
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        raise AssertionError("no database in this test")
+
+    async def close(self) -> None:
+        pass
+
+
 class _PoisonStore(BatchStore):
     """Commits in memory; any batch holding a poison record is refused whole."""
 
     def __init__(self, poison: set[int]) -> None:
-        super().__init__(connect=self._no_connection)
+        super().__init__(pool=_NoPool())
         self.poison = poison
         self.stored: list[int] = []
-
-    @staticmethod
-    async def _no_connection() -> Any:
-        raise AssertionError("no database in this test")
 
     async def commit(self, records: Sequence[RunRecord]) -> int:
         bad = [r[0] for r in records if r[0] in self.poison]

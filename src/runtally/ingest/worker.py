@@ -21,8 +21,9 @@ from runtally.config import Settings
 from runtally.errors import safe_url
 from runtally.ingest.consumer import Consumer, utc_now
 from runtally.ingest.metrics import IngestMetrics
-from runtally.ingest.store import BatchStore, Pricer
-from runtally.store.engine import connect
+from runtally.ingest.prepare import Pricer
+from runtally.ingest.store import BatchStore
+from runtally.store.engine import create_pool
 from runtally.stream import EventStream
 
 log = logging.getLogger("runtally.ingest")
@@ -54,7 +55,9 @@ async def open_consumer(
 ) -> AsyncIterator[Consumer]:
     """A consumer on the Redis and Postgres of ``settings``; closes its edges on exit."""
     client = redis_client(settings)
-    store = BatchStore(lambda: connect(settings), settings.store_concurrency)
+    # min_size 0: the pool connects on first use, so ingest starts while Postgres is down.
+    pool = await create_pool(settings, min_size=0, max_size=settings.store_concurrency)
+    store = BatchStore(pool)
     try:
         yield Consumer(
             settings,
