@@ -24,7 +24,14 @@ from runtally.ingest.prepare import Prepared
 from runtally.ingest.store import BatchStore, RowRejected, StoreUnavailable
 from runtally.store.writes import COLUMNS, RunRecord
 from runtally.stream import MemoryLog, MemoryStream
-from tests.ingest_support import POISON_AGENT, FixedPrices, event_dict, malformed_corpus, payload
+from tests.ingest_support import (
+    POISON_AGENT,
+    FixedPrices,
+    NoPool,
+    event_dict,
+    malformed_corpus,
+    payload,
+)
 
 AGENT = COLUMNS.index("agent")
 SETTINGS = Settings(
@@ -40,19 +47,11 @@ SETTINGS = Settings(
 )
 
 
-class _NoPool:
-    def acquire(self, *, timeout: float | None = None) -> Any:
-        raise AssertionError("no database in this test")
-
-    async def close(self) -> None:
-        pass
-
-
 class MemoryStore(BatchStore):
     """Rows by event id; can be held (``gate``), down (``failures``), or refuse a poison row."""
 
     def __init__(self, log: MemoryLog | None = None) -> None:
-        super().__init__(pool=_NoPool())
+        super().__init__(pool=NoPool())
         self.rows: dict[Any, RunRecord] = {}
         self.gate = asyncio.Event()
         self.gate.set()
@@ -117,7 +116,7 @@ async def test_nothing_is_acknowledged_while_the_store_is_down() -> None:
 async def test_a_poison_row_is_retried_then_dead_lettered_and_blocks_nothing() -> None:
     log = MemoryLog()
     events = [event_dict(i) for i in range(20)]
-    for e in events[:10] + [event_dict(99, agent=POISON_AGENT)] + events[10:]:
+    for e in [*events[:10], event_dict(99, agent=POISON_AGENT), *events[10:]]:
         log.add({b"data": payload(e)})
     store, stop = MemoryStore(), asyncio.Event()
     task = asyncio.create_task(consumer(log, store).run(stop))

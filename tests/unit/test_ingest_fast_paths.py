@@ -23,7 +23,7 @@ from runtally.ingest.decode import Rejection, Window, decode_entry
 from runtally.ingest.store import BatchStore, RowRejected
 from runtally.store.writes import COLUMNS, RunRecord, run_record, tags_json, touched_hours
 from runtally.stream import Entry
-from tests.ingest_support import event_dict, payload
+from tests.ingest_support import NoPool, event_dict, payload
 
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
 WINDOW = Window(NOW, clock_skew_s=900, retention_days=30)
@@ -185,19 +185,11 @@ def test_touched_hours_match_the_timestamp_definition() -> None:
 # --- isolating poison rows ---------------------------------------------------------------
 
 
-class _NoPool:
-    def acquire(self, *, timeout: float | None = None) -> Any:
-        raise AssertionError("no database in this test")
-
-    async def close(self) -> None:
-        pass
-
-
 class _PoisonStore(BatchStore):
     """Commits in memory; any batch holding a poison record is refused whole."""
 
     def __init__(self, poison: set[int]) -> None:
-        super().__init__(pool=_NoPool())
+        super().__init__(pool=NoPool())
         self.poison = poison
         self.stored: list[int] = []
 
