@@ -14,6 +14,7 @@ opposite answers:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,11 +68,14 @@ class BatchStore:
     back to the pool, which then replaces it on a later acquire.
     """
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, close_timeout_s: float = 5.0) -> None:
         self.pool = pool
+        self.close_timeout_s = close_timeout_s
 
     async def close(self) -> None:
-        await self.pool.close()
+        """Close the pool; a server that does not answer within the timeout is not waited for."""
+        with contextlib.suppress(Exception):  # closing must not fail a shutdown
+            await asyncio.wait_for(self.pool.close(), self.close_timeout_s)
 
     async def commit(self, records: Sequence[RunRecord]) -> int:
         """Store ``records`` in one transaction; how many were new.
