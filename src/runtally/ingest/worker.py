@@ -54,22 +54,15 @@ async def open_consumer(
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[Consumer]:
     """A consumer on the Redis and Postgres of ``settings``; closes its edges on exit."""
-    client = redis_client(settings)
-    # min_size 0: the pool connects on first use, so ingest starts while Postgres is down.
-    pool = await create_pool(settings, min_size=0, max_size=settings.store_concurrency)
-    store = BatchStore(pool)
-    try:
-        yield Consumer(
-            settings,
-            EventStream(client, settings),
-            store,
-            prices or load_prices(settings),
-            metrics,
-            clock,
-        )
-    finally:
-        await store.close()
-        await client.aclose()
+    async with contextlib.AsyncExitStack() as edges:
+        client = redis_client(settings)
+        edges.push_async_callback(client.aclose)
+        # min_size 0: the pool connects on first use, so ingest starts while Postgres is down.
+        pool = await create_pool(settings, min_size=0, max_size=settings.store_concurrency)
+        store = BatchStore(pool)
+        edges.push_async_callback(store.close)
+        stream = EventStream(client, settings)
+        yield Consumer(settings, stream, store, prices or load_prices(settings), metrics, clock)
 
 
 def tune_gc() -> None:
