@@ -1,0 +1,157 @@
+"""Spans held per trace in Redis until their trace is decided, then published as runs.
+
+A staged trace is one hash ``<otel_trace_prefix><project>:<trace id>``: field = span id,
+value = the node's JSON, or ``-`` once the span was decided (the tombstone makes a
+re-exported span a no-op); ``_v`` counts changes and ``_root`` marks that the root span
+arrived. The sorted set ``otel_due_key`` says when each trace is decided: its root's
+arrival plus ``otel_settle_s``, or its last new span plus ``otel_trace_timeout_s``.
+Every staged hash expires ``otel_trace_ttl_s`` after its last change.
+
+Deciding reads the hash, computes the runs (``tree``), then one script checks that
+``_v`` did not move, tombstones the decided spans, XADDs the events to the stream and
+drops the trace from the due set — atomically, so a trace is published once even when
+several API processes decide it at the same time, and a crash publishes all or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from runtally.config import Settings
+from runtally.otel import runevent, tree
+from runtally.otel.model import Node, decode_node, encode_node
+
+log = logging.getLogger("runtally.otel")
+
+DECIDED = b"-"
+VERSION = b"_v"
+ROOT = b"_root"
+WAITAOF_TIMEOUT_MS = 1000
+
+# KEYS: trace hash, due set. ARGV: now, timeout, settle, ttl, has root (1/0), then span
+# id / node pairs. Returns {new spans, root arrived (0/1)}.
+STAGE = """
+local added = 0
+for i = 6, #ARGV, 2 do
+  added = added + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if ARGV[5] == '1' then redis.call('HSETNX', KEYS[1], '_root', '1') end
+local rooted = redis.call('HEXISTS', KEYS[1], '_root')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if added == 0 then return {0, rooted} end
+redis.call('HINCRBY', KEYS[1], '_v', 1)
+local wait = ARGV[2]
+if rooted == 1 then wait = ARGV[3] end
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + tonumber(wait), KEYS[1])
+return {added, rooted}
+"""
+
+# KEYS: trace hash, due set, stream. ARGV: version read, ttl, number of span ids, the
+# span ids, then the events' JSON. Returns the events published, or -1 when the trace
+# changed since it was read (nothing is done then).
+COMMIT = """
+if redis.call('HGET', KEYS[1], '_v') ~= ARGV[1] then return -1 end
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do redis.call('HSET', KEYS[1], ARGV[i], '-') end
+for i = 4 + n, #ARGV do redis.call('XADD', KEYS[3], '*', 'data', ARGV[i]) end
+redis.call('HINCRBY', KEYS[1], '_v', 1)
+redis.call('ZREM', KEYS[2], KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return #ARGV - 3 - n
+"""
+
+
+def live_nodes(fields: Mapping[bytes, bytes]) -> dict[str, Node]:
+    """The undecided nodes of a staged hash, by span id."""
+    return {
+        key.decode(): decode_node(value)
+        for key, value in fields.items()
+        if not key.startswith(b"_") and value != DECIDED
+    }
+
+
+class Staging:
+    """The staged traces in one Redis (``client`` with ``decode_responses=False``)."""
+
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._stage = client.register_script(STAGE)
+        self._commit = client.register_script(COMMIT)
+        self._waitaof = True  # until Redis says it cannot (older than 7.2, or no AOF)
+
+    def key(self, project: str, trace_id: str) -> str:
+        return f"{self.settings.otel_trace_prefix}{project}:{trace_id}"
+
+    async def stage(
+        self, project: str, traces: Mapping[str, Sequence[Node]], now: float
+    ) -> list[str]:
+        """Hold ``traces``' nodes; the keys of traces whose root is in (to decide now)."""
+        s = self.settings
+        keys = [self.key(project, trace_id) for trace_id in traces]
+        pipe = self.client.pipeline(transaction=False)
+        for key, nodes in zip(keys, traces.values(), strict=True):
+            args: list[str | float] = [now, s.otel_trace_timeout_s, s.otel_settle_s]
+            args += [s.otel_trace_ttl_s, int(any(n.is_root for n in nodes))]
+            for node in nodes:
+                args += [node.span_id, encode_node(node)]
+            await self._stage(keys=[key, s.otel_due_key], args=args, client=pipe)
+        replies = await self._execute(pipe)
+        return [key for key, (added, rooted) in zip(keys, replies, strict=True) if added and rooted]
+
+    async def decide(self, key: str) -> int:
+        """Publish the runs of trace ``key``'s undecided spans; the events published.
+
+        -1 when the trace changed meanwhile: it is still due and is decided again later.
+        """
+        fields: dict[bytes, bytes] = await self.client.hgetall(key)  # type: ignore[misc]
+        if VERSION not in fields:  # expired, or never staged
+            await self.client.zrem(self.settings.otel_due_key, key)
+            return 0
+        nodes = live_nodes(fields)
+        project, trace_id = key[len(self.settings.otel_trace_prefix) :].rsplit(":", 1)
+        events = [runevent.wire(run, project, trace_id) for run in tree.runs(nodes)]
+        args: list[str | int | bytes] = [fields[VERSION], self.settings.otel_trace_ttl_s]
+        args += [len(nodes), *nodes, *events]
+        keys = [key, self.settings.otel_due_key, self.settings.stream]
+        pipe = self.client.pipeline(transaction=False)
+        await self._commit(keys=keys, args=args, client=pipe)
+        (published,) = await self._execute(pipe)
+        return int(published)
+
+    async def decide_all(self, keys: Iterable[str]) -> int:
+        published = 0
+        for key in keys:
+            published += max(await self.decide(key), 0)
+        return published
+
+    async def due(self, now: float, limit: int) -> list[str]:
+        """Keys of traces whose decision time has come, oldest first."""
+        keys = await self.client.zrangebyscore(
+            self.settings.otel_due_key, "-inf", now, start=0, num=limit
+        )
+        return [k.decode() for k in keys]
+
+    async def _execute(self, pipe: aioredis.client.Pipeline) -> list[Any]:
+        """Run ``pipe``, then wait until its writes are fsynced to the AOF.
+
+        ``WAITAOF`` (Redis >= 7.2) goes on the same connection as the writes. A Redis
+        without the command or without AOF keeps its own durability (see README).
+        """
+        if self._waitaof:
+            pipe.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
+        replies = await pipe.execute(raise_on_error=False)
+        if self._waitaof:
+            waited = replies.pop()
+            if isinstance(waited, ResponseError):
+                self._waitaof = False
+                log.info("not waiting for AOF fsync (%s); Redis's own durability applies", waited)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return list(replies)
