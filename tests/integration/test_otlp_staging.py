@@ -128,3 +128,23 @@ async def test_projects_are_kept_apart(redis_client: aioredis.Redis, settings: S
     events = await published(redis_client, settings)
     assert sorted(e.project for e in events) == ["p1", "p2"]
     assert events[0].event_id != events[1].event_id
+
+
+async def test_concurrent_first_requests_all_succeed(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """The first requests of a process race to learn whether Redis can confirm AOF fsync."""
+    staging = staging_for(redis_client, settings)
+    requests = [[make_span(t, 1, None, AGENT), make_span(t, 2, 1, chat(t, 1))] for t in range(1, 9)]
+    outcomes = await asyncio.gather(*(send(staging, spans) for spans in requests))
+    assert [o.published for o in outcomes] == [1] * 8
+
+
+async def test_an_expired_trace_leaves_the_due_set(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    staging = staging_for(redis_client, settings, otel_settle_s=1.0)
+    await send(staging, CHILDREN)
+    await redis_client.delete(staging.key("demo", f"{1:032x}"))  # as if its TTL ran out
+    assert await sweep_once(staging, NOW + 10**6) == 0
+    assert await redis_client.zcard(settings.otel_due_key) == 0

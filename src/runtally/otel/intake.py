@@ -47,7 +47,7 @@ async def accept(
     if parsed.traces:
         rooted = await staging.stage(project, parsed.traces, now)
         if staging.settings.otel_settle_s == 0:
-            published = await staging.decide_all(rooted)
+            published = await staging.decide(rooted)
     message = ""
     if parsed.rejected:
         message = f"{parsed.rejected} span(s) rejected; the first: {parsed.reason}"

@@ -16,7 +16,7 @@ several API processes decide it at the same time, and a crash publishes all or n
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -53,9 +53,15 @@ return {added, rooted}
 
 # KEYS: trace hash, due set, stream. ARGV: version read, ttl, number of span ids, the
 # span ids, then the events' JSON. Returns the events published, or -1 when the trace
-# changed since it was read (nothing is done then).
+# changed since it was read (nothing is done then). A trace that is gone (expired) only
+# leaves the due set.
 COMMIT = """
-if redis.call('HGET', KEYS[1], '_v') ~= ARGV[1] then return -1 end
+local version = redis.call('HGET', KEYS[1], '_v')
+if not version then
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  return 0
+end
+if version ~= ARGV[1] then return -1 end
 local n = tonumber(ARGV[3])
 for i = 4, 3 + n do redis.call('HSET', KEYS[1], ARGV[i], '-') end
 for i = 4 + n, #ARGV do redis.call('XADD', KEYS[3], '*', 'data', ARGV[i]) end
@@ -104,31 +110,38 @@ class Staging:
         replies = await self._execute(pipe)
         return [key for key, (added, rooted) in zip(keys, replies, strict=True) if added and rooted]
 
-    async def decide(self, key: str) -> int:
-        """Publish the runs of trace ``key``'s undecided spans; the events published.
+    async def decide(self, keys: Sequence[str]) -> int:
+        """Publish the runs of the undecided spans of traces ``keys``; the events published.
 
-        -1 when the trace changed meanwhile: it is still due and is decided again later.
+        Two round trips whatever the number of traces: one reads them all, one commits
+        them all (each commit atomic on its own). A trace that changed since it was read
+        is left alone: it is still due and is decided again later.
         """
-        fields: dict[bytes, bytes] = await self.client.hgetall(key)  # type: ignore[misc]
-        if VERSION not in fields:  # expired, or never staged
-            await self.client.zrem(self.settings.otel_due_key, key)
+        if not keys:
             return 0
+        read = self.client.pipeline(transaction=False)
+        for key in keys:
+            read.hgetall(key)
+        contents = await read.execute()
+        commit = self.client.pipeline(transaction=False)
+        for key, fields in zip(keys, contents, strict=True):
+            await self._commit(
+                keys=self._commit_keys(key), args=self._commit_args(key, fields), client=commit
+            )
+        return sum(max(int(n), 0) for n in await self._execute(commit))
+
+    def _commit_keys(self, key: str) -> list[str]:
+        return [key, self.settings.otel_due_key, self.settings.stream]
+
+    def _commit_args(self, key: str, fields: Mapping[bytes, bytes]) -> list[str | int | bytes]:
+        """COMMIT's arguments: the version read, the decided span ids, the run events."""
+        ttl = self.settings.otel_trace_ttl_s
+        if VERSION not in fields:  # expired, or never staged
+            return [b"", ttl, 0]
         nodes = live_nodes(fields)
         project, trace_id = key[len(self.settings.otel_trace_prefix) :].rsplit(":", 1)
         events = [runevent.wire(run, project, trace_id) for run in tree.runs(nodes)]
-        args: list[str | int | bytes] = [fields[VERSION], self.settings.otel_trace_ttl_s]
-        args += [len(nodes), *nodes, *events]
-        keys = [key, self.settings.otel_due_key, self.settings.stream]
-        pipe = self.client.pipeline(transaction=False)
-        await self._commit(keys=keys, args=args, client=pipe)
-        (published,) = await self._execute(pipe)
-        return int(published)
-
-    async def decide_all(self, keys: Iterable[str]) -> int:
-        published = 0
-        for key in keys:
-            published += max(await self.decide(key), 0)
-        return published
+        return [fields[VERSION], ttl, len(nodes), *nodes, *events]
 
     async def due(self, now: float, limit: int) -> list[str]:
         """Keys of traces whose decision time has come, oldest first."""
@@ -143,10 +156,11 @@ class Staging:
         ``WAITAOF`` (Redis >= 7.2) goes on the same connection as the writes. A Redis
         without the command or without AOF keeps its own durability (see README).
         """
-        if self._waitaof:
+        wait = self._waitaof  # read once: a concurrent call may turn it off meanwhile
+        if wait:
             pipe.execute_command("WAITAOF", 1, 0, WAITAOF_TIMEOUT_MS)
         replies = await pipe.execute(raise_on_error=False)
-        if self._waitaof:
+        if wait:
             waited = replies.pop()
             if isinstance(waited, ResponseError):
                 self._waitaof = False

@@ -30,7 +30,7 @@ async def sweep_once(staging: Staging, now: float) -> int:
     published = 0
     for _ in range(MAX_ROUNDS):
         keys = await staging.due(now, BATCH)
-        published += await staging.decide_all(keys)
+        published += await staging.decide(keys)
         if len(keys) < BATCH:
             break
     return published

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtally.api.deps import Resources, bearer, get_resources
 from runtally.api.errors import ApiError, error_response, unauthorized
@@ -118,6 +119,6 @@ async def export_traces(
         raise ApiError(exc.status, exc.message, _CODES[exc.status]) from None
     try:
         outcome = await intake.accept(request.app.state.otel_staging, project, message, time.time())
-    except (RedisError, OSError):
+    except (RedisConnectionError, RedisTimeoutError, OSError):
         return unavailable(settings, "Redis")
     return answer(kind, outcome)
