@@ -8,7 +8,7 @@ JSON form uses short keys and leaves out empty values.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Kind = Literal["agent", "llm", ""]
@@ -96,9 +96,9 @@ def encode_node(node: Node) -> str:
 
 
 def decode_node(text: str | bytes) -> Node:
-    """The node ``encode_node`` wrote (raises ``ValueError`` on anything else)."""
+    """The node ``encode_node`` wrote (``ValueError``/``TypeError`` on anything else)."""
     data = json.loads(text)
     values = {_NAMES[short]: value for short, value in data.items()}
     if "usage" in values:
         values["usage"] = Usage(*values["usage"])
-    return replace(Node(span_id=""), **values)
+    return Node(**values)

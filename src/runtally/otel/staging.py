@@ -21,6 +21,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtally.config import Settings
 from runtally.otel import runevent, tree
@@ -165,6 +166,8 @@ class Staging:
             if isinstance(waited, ResponseError):
                 self._waitaof = False
                 log.info("not waiting for AOF fsync (%s); Redis's own durability applies", waited)
+            elif not waited or int(waited[0]) < 1:  # not fsynced in time: not acknowledged
+                raise RedisTimeoutError(f"AOF fsync not confirmed within {WAITAOF_TIMEOUT_MS} ms")
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
