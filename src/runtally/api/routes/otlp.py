@@ -23,8 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtally.api.deps import Resources, bearer, get_resources
-from runtally.api.errors import ApiError, error_response, unauthorized
+from runtally.api.errors import ERROR_RESPONSES, ApiError, error_response, unauthorized
 from runtally.api.keys import verify_key, well_formed
+from runtally.api.schemas import ErrorBody
 from runtally.config import Settings
 from runtally.otel import decode, intake
 from runtally.otel.staging import Staging
@@ -91,10 +92,36 @@ def answer(media_type: str, outcome: intake.Outcome) -> Response:
     return Response(message.SerializeToString(), media_type=decode.PROTOBUF)
 
 
+_BODY = {"type": "string", "format": "binary"}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    200: {
+        "description": "ExportTraceServiceResponse, in the request's encoding",
+        "content": {
+            decode.PROTOBUF: {"schema": _BODY},
+            decode.JSON: {"schema": {"type": "object"}},
+        },
+    },
+    400: {"model": ErrorBody, "description": "body does not decode"},
+    413: {"model": ErrorBody, "description": "body too large after decompression"},
+    415: {"model": ErrorBody, "description": "unsupported content type or encoding"},
+}
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            decode.PROTOBUF: {"schema": _BODY},
+            decode.JSON: {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
 @router.post(
     "/v1/traces",
     summary="OTLP/HTTP trace intake",
-    responses={200: {"content": {decode.PROTOBUF: {}, decode.JSON: {}}}},
+    responses=_RESPONSES,
+    openapi_extra=_REQUEST_BODY,
 )
 async def export_traces(
     request: Request,
