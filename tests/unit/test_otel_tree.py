@@ -14,6 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from runtally.otel import spans, tree
 from runtally.otel.model import Usage
+from runtally.otel.vocab import span_kind
 from tests.otel_support import make_request, make_span
 
 TRACE = 0xABC
@@ -173,6 +174,30 @@ CASES: dict[str, Case] = {
         ],
         [(1, "mix", "m", Usage(33, 3, 0), 2)],
     ),
+    "openinference: a framework's LLM span over the client's LLM span is one call": (
+        [
+            (1, None, {"openinference.span.kind": "AGENT", "agent.name": "lc"}),
+            (2, 1, oi_llm("gpt-4o", 100, 10)),  # e.g. LangChain's ChatOpenAI span
+            (3, 2, oi_llm("gpt-4o-2024-08-06", 100, 10)),  # the openai client's span
+        ],
+        [(1, "lc", "gpt-4o", Usage(100, 10, 0), 1)],
+    ),
+    "genai: an outer LLM span without usage takes that of the spans inside it": (
+        [
+            (1, None, genai_agent("wrap")),
+            (2, 1, {"gen_ai.operation.name": "chat"}),
+            (3, 2, genai_chat("m", 40, 4)),
+            (4, 2, genai_chat("m", 60, 6)),
+        ],
+        [(1, "wrap", "m", Usage(100, 10), 1)],
+    ),
+    "nested LLM spans outside any agent are one run": (
+        [
+            (1, None, {"llm.request.type": "chat"}),
+            (2, 1, genai_chat("m", 5, 5)),
+        ],
+        [(1, "svc", "m", Usage(5, 5), 1)],
+    ),
 }  # fmt: skip
 
 
@@ -203,8 +228,16 @@ def reports_own_usage(name: str) -> bool:
     )
 
 
-# Where agent spans report their own usage, test_runs covers the totals.
-@pytest.mark.parametrize("name", [name for name in CASES if not reports_own_usage(name)])
+def nests_llm_spans(name: str) -> bool:
+    kinds = {sid: a for sid, _, a in CASES[name][0]}
+    llm = {sid for sid, a in kinds.items() if span_kind(a) == "llm"}
+    return any(parent in llm for sid, parent, _ in CASES[name][0] if sid in llm)
+
+
+# Where agent spans report their own usage, or LLM spans nest, test_runs covers the totals.
+@pytest.mark.parametrize(
+    "name", [n for n in CASES if not reports_own_usage(n) and not nests_llm_spans(n)]
+)
 def test_every_llm_call_is_counted_exactly_once(name: str) -> None:
     """Where no agent span reports its own usage, the runs' totals are the calls' sum."""
     case_spans, _ = CASES[name]
