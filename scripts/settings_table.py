@@ -53,6 +53,7 @@ DESCRIPTIONS = {
     "api_max_points": "most buckets one timeseries answer may have",
     "otel_trace_prefix": "Redis key prefix of traces staged by `POST /v1/traces`",
     "otel_due_key": "Redis sorted set: when each staged trace is decided",
+    "otel_version_key": "Redis counter giving staged traces their versions",
     "otel_max_body_bytes": "largest OTLP request body, after decompression (413 beyond)",
     "otel_settle_s": "a trace is decided this long after its root span arrived",
     "otel_trace_timeout_s": "a trace whose root never came is decided after this long idle",

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # --- OpenTelemetry intake (POST /v1/traces)
     otel_trace_prefix: str = constants.OTEL_TRACE_PREFIX
     otel_due_key: str = constants.OTEL_DUE
+    otel_version_key: str = constants.OTEL_VERSION
     otel_max_body_bytes: int = Field(default=constants.OTEL_MAX_BODY_BYTES, ge=1024)
     # A trace is decided this long after its root span arrived (late children of other
     # services still count), or after this long without new spans when no root came.

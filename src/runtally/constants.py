@@ -34,6 +34,7 @@ API_PORT = 8000
 # --- OpenTelemetry intake (POST /v1/traces)
 OTEL_TRACE_PREFIX = "runtally:otel:trace:"  # a staged trace: <prefix><project>:<trace id hex>
 OTEL_DUE = "runtally:otel:due"  # sorted set: staged trace key -> when it is decided (unix s)
+OTEL_VERSION = "runtally:otel:version"  # counter: versions of staged traces, never reused
 OTEL_MAX_BODY_BYTES = 16 * 1024 * 1024
 OTEL_SETTLE_S = 2.0
 OTEL_TRACE_TIMEOUT_S = 300.0

@@ -148,3 +148,36 @@ async def test_an_expired_trace_leaves_the_due_set(
     await redis_client.delete(staging.key("demo", f"{1:032x}"))  # as if its TTL ran out
     assert await sweep_once(staging, NOW + 10**6) == 0
     assert await redis_client.zcard(settings.otel_due_key) == 0
+
+
+async def test_a_trace_without_agent_or_llm_spans_leaves_nothing_behind(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    staging = staging_for(redis_client, settings)
+    http = {"http.request.method": "GET"}
+    plain = [make_span(2, 2, 1, http), make_span(2, 1, None, http)]
+    for _ in range(2):  # exported twice: staged and decided again, to no effect
+        assert (await send(staging, plain)).published == 0
+        assert await redis_client.exists(staging.key("demo", f"{2:032x}")) == 0
+    assert await redis_client.zcard(settings.otel_due_key) == 0
+    assert await published(redis_client, settings) == []
+
+
+async def test_a_decider_with_a_stale_read_changes_nothing(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Versions are never reused: a read from before a trace was deleted and staged anew
+    cannot commit over the new spans (they stay due and are decided later)."""
+    staging = staging_for(redis_client, settings, otel_settle_s=1.0)
+    key = staging.key("demo", f"{2:032x}")
+    http = {"http.request.method": "GET"}
+    await send(staging, [make_span(2, 1, None, http)])
+    stale = await redis_client.hgetall(key)
+    assert await sweep_once(staging, NOW + 2) == 0  # decided: nothing left, key deleted
+    assert await redis_client.exists(key) == 0
+    await send(staging, [make_span(2, 5, 1, chat(9, 9))], now=NOW + 3)  # a late call
+    commit_keys, commit_args = staging._commit_keys(key), staging._commit_args(key, stale)
+    assert await staging._commit(keys=commit_keys, args=commit_args) == -1
+    assert await sweep_once(staging, NOW + 3 + settings.otel_trace_timeout_s) == 1
+    (event,) = await published(redis_client, settings)
+    assert (event.agent, event.input_tokens) == ("svc", 9)

@@ -1,16 +1,21 @@
 """Spans held per trace in Redis until their trace is decided, then published as runs.
 
 A staged trace is one hash ``<otel_trace_prefix><project>:<trace id>``: field = span id,
-value = the node's JSON, or ``-`` once the span was decided (the tombstone makes a
-re-exported span a no-op); ``_v`` counts changes and ``_root`` marks that the root span
-arrived. The sorted set ``otel_due_key`` says when each trace is decided: its root's
-arrival plus ``otel_settle_s``, or its last new span plus ``otel_trace_timeout_s``.
-Every staged hash expires ``otel_trace_ttl_s`` after its last change.
+value = the node's JSON, or ``-`` once an agent or LLM span was decided (the tombstone
+makes a re-exported span a no-op); ``_v`` is the trace's version, a fresh number from
+the counter ``otel_version_key`` at every change (never reused, even after the hash is
+deleted), ``_root`` marks that the root span arrived and ``_d`` counts tombstones. The
+sorted set ``otel_due_key`` says when each trace is decided: its root's arrival plus
+``otel_settle_s``, or its last new span plus ``otel_trace_timeout_s``. A hash expires
+``otel_trace_ttl_s`` after its last change.
 
 Deciding reads the hash, computes the runs (``tree``), then one script checks that
-``_v`` did not move, tombstones the decided spans, XADDs the events to the stream and
-drops the trace from the due set — atomically, so a trace is published once even when
-several API processes decide it at the same time, and a crash publishes all or nothing.
+``_v`` did not move, tombstones the decided agent and LLM spans, drops the other spans
+(they never make a run; re-exported, they are staged and decided again to no effect),
+XADDs the events to the stream and drops the trace from the due set — atomically, so a
+trace is published once even when several API processes decide it at the same time,
+and a crash publishes all or nothing. A trace left with no tombstone is deleted, so
+traffic without agent or LLM spans costs nothing once decided.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ VERSION = b"_v"
 ROOT = b"_root"
 WAITAOF_TIMEOUT_MS = 1000
 
-# KEYS: trace hash, due set. ARGV: now, timeout, settle, ttl, has root (1/0), then span
-# id / node pairs. Returns {new spans, root arrived (0/1)}.
+# KEYS: trace hash, due set, version counter. ARGV: now, timeout, settle, ttl, has root
+# (1/0), then span id / node pairs. Returns {new spans, root arrived (0/1)}.
 STAGE = """
 local added = 0
 for i = 6, #ARGV, 2 do
@@ -45,17 +50,17 @@ if ARGV[5] == '1' then redis.call('HSETNX', KEYS[1], '_root', '1') end
 local rooted = redis.call('HEXISTS', KEYS[1], '_root')
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if added == 0 then return {0, rooted} end
-redis.call('HINCRBY', KEYS[1], '_v', 1)
+redis.call('HSET', KEYS[1], '_v', redis.call('INCR', KEYS[3]))
 local wait = ARGV[2]
 if rooted == 1 then wait = ARGV[3] end
 redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + tonumber(wait), KEYS[1])
 return {added, rooted}
 """
 
-# KEYS: trace hash, due set, stream. ARGV: version read, ttl, number of span ids, the
-# span ids, then the events' JSON. Returns the events published, or -1 when the trace
-# changed since it was read (nothing is done then). A trace that is gone (expired) only
-# leaves the due set.
+# KEYS: trace hash, due set, stream, version counter. ARGV: version read, ttl, number of
+# agent/LLM span ids, number of other span ids, those ids, then the events' JSON.
+# Returns the events published, or -1 when the trace changed since it was read (nothing
+# is done then). A trace that is gone (expired) only leaves the due set.
 COMMIT = """
 local version = redis.call('HGET', KEYS[1], '_v')
 if not version then
@@ -63,13 +68,19 @@ if not version then
   return 0
 end
 if version ~= ARGV[1] then return -1 end
-local n = tonumber(ARGV[3])
-for i = 4, 3 + n do redis.call('HSET', KEYS[1], ARGV[i], '-') end
-for i = 4 + n, #ARGV do redis.call('XADD', KEYS[3], '*', 'data', ARGV[i]) end
-redis.call('HINCRBY', KEYS[1], '_v', 1)
+local g = tonumber(ARGV[3])
+local p = tonumber(ARGV[4])
+for i = 5, 4 + g do redis.call('HSET', KEYS[1], ARGV[i], '-') end
+for i = 5 + g, 4 + g + p do redis.call('HDEL', KEYS[1], ARGV[i]) end
+for i = 5 + g + p, #ARGV do redis.call('XADD', KEYS[3], '*', 'data', ARGV[i]) end
 redis.call('ZREM', KEYS[2], KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return #ARGV - 3 - n
+if redis.call('HINCRBY', KEYS[1], '_d', g) == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], '_v', redis.call('INCR', KEYS[4]))
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return #ARGV - 4 - g - p
 """
 
 
@@ -107,7 +118,8 @@ class Staging:
             args += [s.otel_trace_ttl_s, int(any(n.is_root for n in nodes))]
             for node in nodes:
                 args += [node.span_id, encode_node(node)]
-            await self._stage(keys=[key, s.otel_due_key], args=args, client=pipe)
+            keys_of = [key, s.otel_due_key, s.otel_version_key]
+            await self._stage(keys=keys_of, args=args, client=pipe)
         replies = await self._execute(pipe)
         return [key for key, (added, rooted) in zip(keys, replies, strict=True) if added and rooted]
 
@@ -132,17 +144,20 @@ class Staging:
         return sum(max(int(n), 0) for n in await self._execute(commit))
 
     def _commit_keys(self, key: str) -> list[str]:
-        return [key, self.settings.otel_due_key, self.settings.stream]
+        s = self.settings
+        return [key, s.otel_due_key, s.stream, s.otel_version_key]
 
     def _commit_args(self, key: str, fields: Mapping[bytes, bytes]) -> list[str | int | bytes]:
         """COMMIT's arguments: the version read, the decided span ids, the run events."""
         ttl = self.settings.otel_trace_ttl_s
         if VERSION not in fields:  # expired, or never staged
-            return [b"", ttl, 0]
+            return [b"", ttl, 0, 0]
         nodes = live_nodes(fields)
         project, trace_id = key[len(self.settings.otel_trace_prefix) :].rsplit(":", 1)
         events = [runevent.wire(run, project, trace_id) for run in tree.runs(nodes)]
-        return [fields[VERSION], ttl, len(nodes), *nodes, *events]
+        genai = [span_id for span_id, node in nodes.items() if node.kind]
+        plain = [span_id for span_id, node in nodes.items() if not node.kind]
+        return [fields[VERSION], ttl, len(genai), len(plain), *genai, *plain, *events]
 
     async def due(self, now: float, limit: int) -> list[str]:
         """Keys of traces whose decision time has come, oldest first."""
