@@ -90,6 +90,7 @@ SelectionDep = Annotated[Selection, Depends(selection)]
 async def run_selection(
     base: SelectionDep,
     status: Status = None,
+    error_type: Name = None,
     user_id: Ident = None,
     session_id: Ident = None,
     trace_id: Ident = None,

@@ -24,8 +24,8 @@ DECLARED = {
     "/v1/timeseries": {"from", "to", "agent", "model", "granularity", "group_by"},
     "/v1/breakdown": {"from", "to", "agent", "model", "by", "limit"},
     "/v1/runs": {
-        "from", "to", "agent", "model", "status", "user_id", "session_id", "trace_id",
-        "cursor", "limit",
+        "from", "to", "agent", "model", "status", "error_type", "user_id", "session_id",
+        "trace_id", "cursor", "limit",
     },
     RUN: set(),
 }  # fmt: skip
@@ -85,7 +85,8 @@ async def test_declared_parameters_are_accepted_and_filter(
         "/v1/timeseries": {"granularity": "hour", "group_by": "model"},
         "/v1/breakdown": {"by": "user", "limit": 5},
         "/v1/runs": {
-            "status": "error", "user_id": "u", "session_id": "s", "trace_id": "t", "limit": 5,
+            "status": "error", "error_type": "timeout", "user_id": "u", "session_id": "s",
+            "trace_id": "t", "limit": 5,
         },
     }  # fmt: skip
     for path, extra in values.items():
