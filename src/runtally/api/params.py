@@ -96,7 +96,13 @@ async def run_selection(
     trace_id: Ident = None,
 ) -> Selection:
     """``selection`` narrowed by the filters only raw rows carry (``/v1/runs``)."""
-    return base.narrowed(status=status, user_id=user_id, session_id=session_id, trace_id=trace_id)
+    return base.narrowed(
+        status=status,
+        error_type=error_type,
+        user_id=user_id,
+        session_id=session_id,
+        trace_id=trace_id,
+    )
 
 
 RunSelectionDep = Annotated[Selection, Depends(run_selection)]
