@@ -171,6 +171,11 @@ async def known_parameters(request: Request, _: ReaderDep) -> None:
     every other invalid request. The known set comes from the route's own declarations,
     so a parameter added to a route (or to a dependency above) is accepted at once.
     """
+    refuse_undeclared(request)
+
+
+def refuse_undeclared(request: Request) -> None:
+    """422 naming every query parameter of ``request`` its matched route does not declare."""
     route = request.scope["route"]
     unknown = sorted(set(request.query_params) - declared(route))
     if unknown:

@@ -56,6 +56,9 @@ class Connection(Protocol):
 
     def is_closed(self) -> bool: ...
 
+    def terminate(self) -> None:
+        """Drop the connection at once (a pool replaces it on a later acquire)."""
+
     async def close(self, *, timeout: float | None = None) -> None: ...
 
 

@@ -38,11 +38,29 @@ UNKNOWN = [
 
 def test_every_v1_route_is_covered_with_its_declared_parameters(app: FastAPI) -> None:
     paths = {p: ops for p, ops in app.openapi()["paths"].items() if p.startswith("/v1")}
+    # POST /v1/traces (OTLP intake) declares none and is checked in the next test.
+    assert paths.pop("/v1/traces").keys() == {"post"}
     assert set(paths) == {p if p != RUN else "/v1/runs/{event_id}" for p in DECLARED}
     for path, declared in DECLARED.items():
         (operation,) = paths[path if path != RUN else "/v1/runs/{event_id}"].values()
         query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
         assert query == declared, path
+
+
+@pytest.mark.parametrize("params", UNKNOWN)
+async def test_otlp_intake_refuses_every_query_parameter(
+    client: httpx.AsyncClient, auth: dict[str, str], params: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v1/traces", params=params, headers={**auth, "content-type": "application/json"},
+        content=b"{}",
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    message = response.json()["message"]
+    assert all(f"`{name}`" in message for name in params), message
+    assert message.endswith("this endpoint accepts none")
+    unauthenticated = await client.post("/v1/traces", params=params, content=b"{}")
+    assert unauthenticated.status_code == 401
 
 
 @pytest.mark.parametrize("path", DECLARED)
@@ -85,7 +103,8 @@ async def test_declared_parameters_are_accepted_and_filter(
         "/v1/timeseries": {"granularity": "hour", "group_by": "model", "tz": "Asia/Kolkata"},
         "/v1/breakdown": {"by": "user", "limit": 5},
         "/v1/runs": {
-            "status": "error", "user_id": "u", "session_id": "s", "trace_id": "t", "limit": 5,
+            "status": "error", "error_type": "timeout", "user_id": "u", "session_id": "s",
+            "trace_id": "t", "limit": 5,
         },
     }  # fmt: skip
     for path, extra in values.items():
