@@ -6,19 +6,24 @@ up again works the same."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 from alembic import command
 
+from runtally.api.errors import ApiError
+from runtally.api.gather import gather
 from runtally.config import Settings
-from runtally.cube import GroupKey
+from runtally.cube import GroupKey, cube
 from runtally.devstack.servers import PostgresServer
 from runtally.rollup.jobs import roll_pending
 from runtally.rollup.rows import COLUMNS, record
 from runtally.store.engine import create_pool
 from runtally.store.migrate import alembic_config, upgrade
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 from tests.integration.rollup import kit
 
@@ -26,6 +31,9 @@ pytestmark = pytest.mark.integration
 
 START = datetime(2026, 3, 8, 5, 40, tzinfo=UTC)  # 3 hours across the New York DST change
 OLD_HOUR = datetime(2025, 12, 1, 9, tzinfo=UTC)  # rolled long ago; its raw rows are gone
+OLD_DAY = OLD_HOUR.replace(hour=0)
+OLD_DAY_END = datetime(2025, 12, 1, 18, 30, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 async def seed(dsn: str, runs: list[kit.Run]) -> None:
@@ -34,8 +42,10 @@ async def seed(dsn: str, runs: list[kit.Run]) -> None:
     try:
         await kit.insert_runs(conn, runs)
         await conn.execute("DELETE FROM rollup_dirty")
-        old = record(kit.PROJECT, GroupKey(OLD_HOUR, "a", "m", ""), Tally(runs=3, successes=3))
-        await conn.copy_records_to_table("rollup_hourly", records=[old], columns=list(COLUMNS))
+        for table, bucket in (("rollup_hourly", OLD_HOUR), ("rollup_daily", OLD_DAY)):
+            rows = cube({GroupKey(bucket, "a", "m", ""): Tally(runs=3, successes=3)})
+            old = [record(kit.PROJECT, key, tally) for key, tally in rows.items()]
+            await conn.copy_records_to_table(table, records=old, columns=list(COLUMNS))
     finally:
         await conn.close()
 
@@ -59,8 +69,28 @@ async def roll_and_check(settings: Settings, runs: list[kit.Run]) -> None:
                 "SELECT runs FROM rollup_hourly WHERE bucket = $1 AND dims = 7", OLD_HOUR
             )
             assert hourly == 3  # a rollup without raw rows is left as it was
+            assert await conn.fetchval("SELECT since FROM rollup_q15_horizon") == OLD_HOUR + HOUR
+            await check_horizon(conn)
     finally:
         await pool.close()
+
+
+async def check_horizon(conn: Any) -> None:
+    """A Kolkata day (cut at 18:30 UTC) needs quarter rows: refused with a reason over the
+    old hour, which has none; answered exactly over the new ones. UTC days need none."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    old_day = Selection(kit.PROJECT, datetime(2025, 11, 30, 18, 30, tzinfo=UTC), OLD_DAY_END)
+    with pytest.raises(ApiError, match="15-minute rollups begin at"):
+        await gather(conn, old_day, "day", tz=kolkata)
+    utc_day = old_day.during(OLD_DAY, OLD_DAY + 24 * HOUR)
+    _, parts = await gather(conn, utc_day, "day")
+    assert sum(tally.runs for key, tally in parts if key.dims == 0) == 3
+    new_day = old_day.during(
+        datetime(2026, 3, 7, 18, 30, tzinfo=UTC), START.replace(hour=18, minute=30)
+    )
+    sources, parts = await gather(conn, new_day, "day", tz=kolkata)
+    assert sources.raw == []
+    assert sum(tally.runs for _, tally in parts) == 6_000
 
 
 def test_upgrade_marks_raw_hours_then_quarters_roll_up_and_downgrade_drops_them(

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, tzinfo
 
 from runtally import localtime
 from runtally.api.cover import Cover, cover
+from runtally.api.errors import invalid
 from runtally.api.parts import Part
-from runtally.api.rollups import dirty_markers, rollup_parts
+from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
 from runtally.cube import FULL
 from runtally.store.aggregate import aggregate_raw
 from runtally.store.protocols import Connection
@@ -67,10 +68,20 @@ async def gather(
     never before ``selection.start``. Parts are grouped by
     ``group_by`` (a key column, or ``None``) and the columns ``selection`` filters on;
     their other key columns are ''.
+
+    A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled before
+    that grain existed (``rollup_q15_horizon``): those answers would be short.
     """
     dims = selection.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     found = cover(cuts(selection, granularity, tz), dirty_hours, dirty_days, granularity != "hour")
+    if found.quarters:
+        since = await quarters_missing_before(conn, found.quarters[0])
+        if since is not None:
+            raise invalid(
+                f"15-minute rollups begin at {since.isoformat()}: before that, cut ranges and "
+                "buckets on whole UTC hours (tz=UTC, or a zone whose offset is whole hours)"
+            )
     parts: list[Part] = []
     for table, buckets in (
         ("rollup_daily", found.daily),

@@ -39,6 +39,16 @@ async def dirty_markers(
     return {r["hour"] for r in hours}, {r["day"] for r in days}
 
 
+async def quarters_missing_before(conn: Connection, first: datetime) -> datetime | None:
+    """The first hour with quarter-hour rows when that is after ``first`` (the hours
+    before it were rolled before ``rollup_q15`` existed and lost their raw rows), else
+    ``None``."""
+    since: datetime | None = await conn.fetchval(
+        "SELECT since FROM rollup_q15_horizon WHERE since > $1", first
+    )
+    return since
+
+
 def _rollup_sql(
     table: str, selection: Selection, buckets: list[datetime], distinct: bool, dims: int
 ) -> tuple[str, list[Any]]:
