@@ -4,8 +4,10 @@ SQL over the raw rows (``aggregate_raw``: one scan, as the API would do without 
 Rows are generated in SQL straight into ``agent_runs`` (``bench.sqlgen``), every hour is
 marked dirty and ``run_pending`` rolls them up once; then a real ``runtally api``
 (uvicorn) answers ``/v1/summary`` and ``/v1/timeseries?granularity=hour`` for
-``[now − 30 d, now)`` — unaligned edges, so each answer also reads two partial hours of
-raw rows — timed from a client on the same machine (HTTP included).
+``[now − 30 d, now)`` — unaligned edges, so each answer also reads up to two partial
+quarter hours of raw rows — timed from a client on the same machine (HTTP included), and
+30-day daily series in UTC, America/New_York and Asia/Kolkata (local days merged from
+hourly and quarter-hour rows).
 """
 
 from __future__ import annotations
