@@ -74,9 +74,7 @@ class Settings(BaseSettings):
     alerts_delivery_timeout_s: float = Field(
         default=constants.ALERTS_DELIVERY_TIMEOUT_S, gt=0, le=60
     )
-    alerts_delivery_attempts: int = Field(
-        default=constants.ALERTS_DELIVERY_ATTEMPTS, ge=1, le=50
-    )
+    alerts_delivery_attempts: int = Field(default=constants.ALERTS_DELIVERY_ATTEMPTS, ge=1, le=50)
     alerts_retry_base_s: float = Field(default=constants.ALERTS_RETRY_BASE_S, gt=0)
     alerts_delivery_budget_s: float = Field(default=constants.ALERTS_DELIVERY_BUDGET_S, ge=0)
     metrics_cache_s: float = Field(default=constants.METRICS_CACHE_S, ge=0)

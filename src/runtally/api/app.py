@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from runtally.api import errors
 from runtally.api.deps import Resources
-from runtally.api.routes import aggregates, ops, runs
+from runtally.api.routes import aggregates, alerts, ops, runs
 from runtally.config import Settings
 from runtally.store.engine import create_pool
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(aggregates.router)
     app.include_router(runs.router)
+    app.include_router(alerts.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/", include_in_schema=False)
