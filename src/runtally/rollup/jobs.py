@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from runtally.alerts.engine import run_pass
 from runtally.config import Settings
 from runtally.rollup import maintenance
 from runtally.rollup.daily import roll_days
@@ -137,3 +138,13 @@ async def job_retention(ctx: dict[str, Any]) -> dict[str, Any]:
         "postponed": retention.postponed,
         "trimmed": trimmed,
     }
+
+
+async def job_alerts(ctx: dict[str, Any]) -> dict[str, int]:
+    """Evaluate the alert rules due this interval, then deliver (ctx["poster"] POSTs)."""
+    settings: Settings = ctx["settings"]
+    budget = min(settings.alerts_delivery_budget_s, settings.alerts_interval_s / 2)
+    stats = await run_pass(ctx["pool"], settings, ctx["poster"], _clock(ctx), budget)
+    if stats.rules or stats.sent.delivered or stats.sent.failed:
+        log.info("alerts: %s", stats.summary())
+    return {"rules": stats.rules, "notices": stats.notices, "delivered": stats.sent.delivered}
