@@ -116,13 +116,18 @@ async def send_due(pool: Pool, settings: Settings, post: Poster, clock: Clock) -
     )
 
 
-async def _wait_for_next(pool: Pool, clock: Clock, deadline: datetime) -> bool:
-    """Sleep until the next pending delivery is due, if that is before ``deadline``."""
+async def _wait_for_next(pool: Pool, clock: Clock, deadline: float) -> bool:
+    """Sleep until the next pending delivery is due, if that is before ``deadline`` (on
+    the event loop's monotonic clock, so a frozen or jumping ``clock`` cannot hold us)."""
     async with pool.acquire() as conn:
         due = await outbox.next_due(conn)
-    if due is None or due > deadline:
+    if due is None:
         return False
-    await asyncio.sleep(max((due - clock()).total_seconds(), MIN_WAIT_S))
+    loop = asyncio.get_running_loop()
+    wait = max((due - clock()).total_seconds(), MIN_WAIT_S)
+    if loop.time() + wait > deadline:
+        return False
+    await asyncio.sleep(wait)
     return True
 
 
@@ -131,7 +136,7 @@ async def deliver(
 ) -> Sent:
     """Send every due delivery; keep retrying those that come due within ``budget_s``."""
     sent = Sent()
-    deadline = clock() + timedelta(seconds=budget_s)
+    deadline = asyncio.get_running_loop().time() + budget_s
     while True:
         outcomes = await send_due(pool, settings, post, clock)
         for outcome in outcomes:

@@ -188,7 +188,8 @@ async def save_states(
     await conn.executemany(
         "INSERT INTO alert_states AS s"
         " (rule_id, group_key, state, value, runs, since, evaluated_at, last_notified_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN $7 END)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
+        " CASE WHEN $8::boolean THEN $7::timestamptz END)"
         " ON CONFLICT (rule_id, group_key) DO UPDATE SET state = excluded.state,"
         " value = excluded.value, runs = excluded.runs, since = excluded.since,"
         " evaluated_at = excluded.evaluated_at,"

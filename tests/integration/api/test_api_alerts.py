@@ -34,7 +34,8 @@ async def test_create_read_patch_delete(client: httpx.AsyncClient, auth: dict[st
     assert len(body["secret"]) >= 40
     assert body["project"] == "demo"
     assert {k: body[k] for k in RULE} == RULE
-    assert body["states"] == [] and body["evaluated_at"] is None
+    assert body["states"] == []
+    assert body["evaluated_at"] is None
 
     listed = (await client.get("/v1/alerts", headers=auth)).json()
     assert [r["id"] for r in listed["rules"]] == [rule_id]
