@@ -45,12 +45,13 @@ class Scope:
     def raw(self, start: datetime, end: datetime) -> RawFilter:
         return RawFilter(self.project, start, end, self.agent, self.model)
 
-    def dims(self, group_by: str | None = None) -> int:
-        """The grouping set that keeps the filtered columns and ``group_by``."""
+    def dims(self, group_by: str | tuple[str, ...] | None = None) -> int:
+        """The grouping set that keeps the filtered columns and the ``group_by`` column(s)."""
+        by = group_by if isinstance(group_by, tuple) else (group_by,)
         return dims_of((
             "agent" if self.agent is not None else None,
             "model" if self.model is not None else None,
-            group_by,
+            *by,
         ))  # fmt: skip
 
 
@@ -135,7 +136,7 @@ async def gather(
     scope: Scope,
     granularity: str | None = None,
     distinct: bool = True,
-    group_by: str | None = None,
+    group_by: str | tuple[str, ...] | None = None,
 ) -> tuple[Plan, list[Part]]:
     """All parts of ``scope``: clean days and hours from rollups, the rest from raw rows.
 
@@ -144,7 +145,7 @@ async def gather(
     (``None``: one part per group and interval). Part buckets are UTC hour or day starts
     except for ``granularity=None`` raw parts, whose bucket is their interval start;
     trimmed parts (``api.edges``) are bucketed at their hour.
-    Parts are grouped by ``group_by`` (a key column, or ``None``) and the columns
+    Parts are grouped by ``group_by`` (key columns, or ``None``) and the columns
     ``scope`` filters on; their other key columns are ''.
     """
     dims = scope.dims(group_by)
