@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +101,11 @@ def test_invalid_rules_say_why(change: dict[str, Any], reason: str) -> None:
 )
 def test_valid_variants(change: dict[str, Any]) -> None:
     RuleSpec.model_validate({**BASE, **change})
+
+
+def test_the_readme_example_is_a_valid_rule(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    match = re.search(r"/v1/alerts -d '(\{.*?\})'", readme, re.S)
+    assert match is not None
+    spec = RuleSpec.model_validate(json.loads(match[1]))
+    assert (spec.group_by, spec.repeat_after) == ("user", "4h")
