@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtally.alerts import store as alert_store
@@ -149,10 +150,12 @@ def dashboard_queries(repo_root: Path) -> list[str]:
     dashboard = json.loads((repo_root / "deploy/grafana/runtally.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    rules = yaml.safe_load((repo_root / "deploy/prometheus/rules.yml").read_text())
+    exprs += [rule["expr"] for g in rules["groups"] for rule in g["rules"]]
     return exprs
 
 
-async def test_grafana_dashboard_queries_only_exported_metrics(
+async def test_grafana_and_prometheus_queries_name_only_exported_metrics(
     pool: Any, settings: Settings, redis_client: aioredis.Redis, repo_root: Path
 ) -> None:
     await history(pool, settings)
@@ -163,7 +166,7 @@ async def test_grafana_dashboard_queries_only_exported_metrics(
     async for http in scrape(settings):
         exported = {name for name, _ in samples((await http.get("/metrics")).text)}
     queries = dashboard_queries(repo_root)
-    assert len(queries) >= 15
+    assert len(queries) >= 20
     for query in queries:
         names = set(METRIC.findall(query))
         assert names, f"no runtally metric in {query!r}"
