@@ -8,7 +8,8 @@ outbox. The lock serializes two evaluators of the same rule, so a transition is
 notified once even if they overlap. Delivery follows from the outbox (``deliver``).
 
 A group stored from an earlier evaluation that is no longer among the measured groups
-(no runs in the window, or out of the top N) is stepped as ``no_data``.
+(no runs in the window, or out of the top N) is stepped as ``no_data``, and forgotten
+once it has stayed so, unmeasured, for a whole window.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ async def evaluate_rule(pool: Pool, rule: Rule, now: datetime) -> tuple[int, int
         await store.save_states(
             conn, rule.id, now, [(r.group, r.value, r.runs, s) for r, s in steps]
         )
+        await store.prune_states(conn, rule.id, start)
         notices = [_notice(rule, r, s, start, now) for r, s in steps if s.notify]
         queued = await outbox.enqueue(conn, rule.spec.webhook_url, notices, now)
     return len(steps), queued

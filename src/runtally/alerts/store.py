@@ -199,3 +199,14 @@ async def save_states(
             for group, value, runs, st in steps
         ],
     )
+
+
+async def prune_states(conn: Connection, rule_id: int, before: datetime) -> int:
+    """Forget groups that have been ``no_data`` and unmeasured since before ``before``
+    (users who left the top N long ago), so a rule's states stay bounded."""
+    status = await conn.execute(
+        "DELETE FROM alert_states WHERE rule_id = $1 AND state = 'no_data' AND evaluated_at < $2",
+        rule_id,
+        before,
+    )
+    return int(status.split()[-1])

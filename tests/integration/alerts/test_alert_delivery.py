@@ -141,3 +141,27 @@ async def test_repeat_after_a_quiet_period(
     assert [(r.json()["state"], r.json()["repeat"]) for r in got] == [
         ("alert", False), ("alert", True), ("alert", True),
     ]  # fmt: skip
+
+
+async def test_a_vanished_group_goes_no_data_then_is_forgotten(
+    pool: Any, make_rule: RuleMaker, check: Pass, receiver: Receiver
+) -> None:
+    rule = await make_rule(measure="runs", op=">", threshold=2, window="10m", group_by="agent")
+    await add_runs(pool, 5, T0 - 2 * MIN, agent="coder")
+    await add_runs(pool, 1, T0 - 2 * MIN, agent="triage")
+    await check(T0)
+    found = await states(pool, rule.id)
+    assert {g: s.state for g, s in found.items()} == {"coder": "alert", "triage": "ok"}
+    await add_runs(pool, 1, T0 + 9 * MIN, agent="triage")
+    await check(T0 + 10 * MIN)  # coder's runs left the window: no_data, notified
+    found = await states(pool, rule.id)
+    assert {g: s.state for g, s in found.items()} == {"coder": "no_data", "triage": "ok"}
+    await check(T0 + 15 * MIN)
+    assert "coder" in await states(pool, rule.id)  # not yet a whole window unmeasured
+    await check(T0 + 21 * MIN)
+    # triage's run left the window just now: no_data (kept: it changed state this pass)
+    assert {g: s.state for g, s in (await states(pool, rule.id)).items()} == {"triage": "no_data"}
+    got = receiver.wait_for(3)
+    assert [(r.json()["group"], r.json()["state"]) for r in got] == [
+        ("coder", "alert"), ("coder", "no_data"), ("triage", "no_data"),
+    ]  # fmt: skip
