@@ -5,7 +5,8 @@ snapshot (``alerts.measure``, the read API's path); then, in one transaction tha
 the rule row, the previous states are read, the state machine (``alerts.states``)
 steps every group, the new states are stored and the notifications queued in the
 outbox. The lock serializes two evaluators of the same rule, so a transition is
-notified once even if they overlap. Delivery follows from the outbox (``deliver``).
+notified once even if they overlap, and an evaluation older than the stored states is
+dropped (states never step back in time). Delivery follows from the outbox (``deliver``).
 
 A group stored from an earlier evaluation that is no longer among the measured groups
 (no runs in the window, or out of the top N) is stepped as ``no_data``, and forgotten
@@ -103,8 +104,8 @@ async def evaluate_rule(pool: Pool, rule: Rule, now: datetime) -> tuple[int, int
         readings = await read_groups(conn, rule.project, rule.spec, start, now)
     async with pool.acquire() as conn, conn.transaction():
         stored = await store.lock_states(conn, rule.id)
-        if stored is None:
-            return 0, 0  # deleted meanwhile
+        if stored is None or any(s.evaluated_at > now for s in stored.values()):
+            return 0, 0  # deleted meanwhile, or a later evaluation already applied
         steps = _steps(rule, readings, stored, now)
         await store.save_states(
             conn, rule.id, now, [(r.group, r.value, r.runs, s) for r, s in steps]

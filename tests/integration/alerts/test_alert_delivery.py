@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runtally.alerts.engine import evaluate_rule
 from runtally.alerts.payload import verify
 from tests.integration.alerts.conftest import Pass, RuleMaker, deliveries, states
 from tests.integration.alerts.events import add_runs
@@ -165,3 +166,15 @@ async def test_a_vanished_group_goes_no_data_then_is_forgotten(
     assert [(r.json()["group"], r.json()["state"]) for r in got] == [
         ("coder", "alert"), ("coder", "no_data"), ("triage", "no_data"),
     ]  # fmt: skip
+
+
+async def test_an_older_evaluation_never_overwrites_a_newer_one(
+    pool: Any, make_rule: RuleMaker
+) -> None:
+    rule = await make_rule(measure="runs", op=">", threshold=5, window="10m")
+    await add_runs(pool, 8, T0 - 5 * MIN)
+    assert await evaluate_rule(pool, rule, T0 + 2 * MIN) == (1, 1)
+    assert await evaluate_rule(pool, rule, T0 - 4 * MIN) == (0, 0)  # would say ok
+    state = (await states(pool, rule.id))[""]
+    assert (state.state, state.evaluated_at) == ("alert", T0 + 2 * MIN)
+    assert len(await deliveries(pool, rule.id)) == 1
