@@ -66,10 +66,11 @@ async def test_two_schedulers_notify_once(
     first = await asyncio.gather(check(T0), check(T0))
     assert sorted(s.rules for s in first) == [0, 1]
     # different intervals at once: each claims its interval unless a later one already
-    # ran (evaluated_at only moves forward); the rule lock serializes the state changes
+    # ran (evaluated_at only moves forward); the rule lock serializes the state changes,
     second = await asyncio.gather(check(T0 + MIN), check(T0 + 2 * MIN))
     assert [s.rules for s in second] in ([1, 1], [0, 1])
-    assert sum(s.groups for s in second) == sum(s.rules for s in second)
+    # the older one is dropped if the newer one's states landed first
+    assert 1 <= sum(s.groups for s in second) <= sum(s.rules for s in second)
     await asyncio.sleep(0.2)
     assert len(receiver.wait_for(1)) == 1
     assert [d["state"] for d in await deliveries(pool, rule.id)] == ["alert"]
