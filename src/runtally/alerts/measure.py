@@ -1,10 +1,10 @@
 """Measure a rule's window through the read API's own exact path.
 
 The whole project (or one group per agent or model) is answered by
-``api.queries.gather`` — daily and hourly rollups for clean buckets, raw rows for dirty
+``api.gather.gather`` — daily and hourly rollups for clean buckets, raw rows for dirty
 hours and the window's edges, all inside the caller's one snapshot — exactly as
 ``/v1/summary`` and ``/v1/breakdown`` answer. Per-user groups come from
-``api.queries.top_users`` (raw rows, top users by cost), as ``/v1/breakdown?by=user``.
+``api.users.top_users`` (raw rows, top users by cost), as ``/v1/breakdown?by=user``.
 This module is the only place alerts touch the read path.
 """
 
@@ -15,8 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from runtally.alerts.rules import RuleSpec, finite
-from runtally.api.queries import Scope, fold, gather, top_users
+from runtally.api.gather import gather
+from runtally.api.parts import fold
+from runtally.api.users import top_users
 from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 WHOLE = ""  # the group key of an ungrouped rule
@@ -60,8 +63,8 @@ def user_value(measure: str, row: dict[str, Any]) -> float | None:
     return finite(float(latency)) if latency is not None else None
 
 
-def _scope(project: str, spec: RuleSpec, start: datetime, end: datetime) -> Scope:
-    return Scope(project, start, end, spec.filters.agent, spec.filters.model)
+def _selection(project: str, spec: RuleSpec, start: datetime, end: datetime) -> Selection:
+    return Selection.of(project, start, end, agent=spec.filters.agent, model=spec.filters.model)
 
 
 async def read_groups(
@@ -69,11 +72,11 @@ async def read_groups(
 ) -> list[Reading]:
     """The readings of ``spec`` over ``[start, end)``: one for an ungrouped rule, else
     the top ``top_n`` groups (most runs for agent/model, highest cost for users)."""
-    scope = _scope(project, spec, start, end)
+    selection = _selection(project, spec, start, end)
     if spec.group_by == "user":
-        rows = await top_users(conn, scope, spec.top_n)
+        rows = await top_users(conn, selection, spec.top_n)
         return [Reading(r["key"], user_value(spec.measure, r), r["runs"]) for r in rows]
-    _, parts = await gather(conn, scope, None, distinct=False, group_by=spec.group_by)
+    _, parts = await gather(conn, selection, None, distinct=False, group_by=spec.group_by)
     if spec.group_by is None:
         total = Tally.merged(t for _, t in parts)
         return [Reading(WHOLE, tally_value(spec.measure, total), total.runs)]

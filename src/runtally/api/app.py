@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from runtally.api import errors
 from runtally.api.deps import Resources
-from runtally.api.routes import aggregates, alerts, ops, otlp, runs
+from runtally.api.routes import ops, otlp, v1
 from runtally.config import Settings
 from runtally.store.engine import create_pool
 
@@ -53,8 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for area in (ops, aggregates, runs, otlp, alerts):
-        app.include_router(area.router)
+    app.include_router(ops.router)
+    app.include_router(v1.router)
+    app.include_router(otlp.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/", include_in_schema=False)

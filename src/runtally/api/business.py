@@ -1,7 +1,7 @@
 """Cumulative business figures per (project, agent, model), for ``/metrics``.
 
 All-time totals — runs by status, tokens by kind, cost — are read through the read
-API's exact path (``queries.gather``: daily and hourly rollups for clean buckets, raw
+API's exact path (``api.gather``: daily and hourly rollups for clean buckets, raw
 rows for dirty hours and the current edge), grouped by (agent, model), so a scrape reads
 about one rollup row per pair and day, never the raw table. Totals only grow as runs
 arrive, which is what Prometheus counters need (``rate()`` works on them).
@@ -17,9 +17,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from runtally import constants
+from runtally.api.gather import gather
+from runtally.api.parts import fold
 from runtally.api.planner import DAY, floor_to
-from runtally.api.queries import Scope, fold, gather
 from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 # Where each project's data starts: the earliest rollup bucket or dirty hour.
@@ -72,8 +74,8 @@ async def project_totals(
     conn: Connection, project: str, start: datetime, now: datetime, max_pairs: int
 ) -> list[PairTotals]:
     """All-time totals of ``project`` up to ``now``, per capped (agent, model)."""
-    scope = Scope(project, floor_to(start, DAY), now)
-    _, parts = await gather(conn, scope, None, distinct=False, group_by=("agent", "model"))
+    selection = Selection(project, floor_to(start, DAY), now)
+    _, parts = await gather(conn, selection, None, distinct=False, group_by=("agent", "model"))
     return capped(project, fold(parts, lambda g: (g.agent, g.model)), max_pairs)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.integration.api.conftest import new_key
 
@@ -118,3 +119,30 @@ async def test_needs_a_key_and_a_sane_id(client: httpx.AsyncClient, auth: dict[s
     assert (await client.get("/v1/alerts/0", headers=auth)).status_code == 422
     assert (await client.get("/v1/alerts/abc", headers=auth)).status_code == 422
     assert (await client.get(f"/v1/alerts/{2**63}", headers=auth)).status_code == 422
+
+
+async def test_undeclared_query_parameters_are_refused(
+    client: httpx.AsyncClient, auth: dict[str, str], app: FastAPI
+) -> None:
+    paths = {p: ops for p, ops in app.openapi()["paths"].items() if p.startswith("/v1/alerts")}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            assert query == ({"limit"} if path.endswith("deliveries") else set()), (path, method)
+    rule_id = (await client.post("/v1/alerts", json=RULE, headers=auth)).json()["id"]
+    for method, path in (
+        ("GET", "/v1/alerts"),
+        ("POST", "/v1/alerts"),
+        ("GET", f"/v1/alerts/{rule_id}"),
+        ("PATCH", f"/v1/alerts/{rule_id}"),
+        ("DELETE", f"/v1/alerts/{rule_id}"),
+        ("GET", f"/v1/alerts/{rule_id}/deliveries"),
+    ):
+        response = await client.request(
+            method, path, params={"projct": "x"}, headers=auth, json={"threshold": 0.5}
+        )
+        assert response.status_code == 422, (method, path, response.text)
+        assert "`projct`" in response.json()["message"]
+    log = await client.get(f"/v1/alerts/{rule_id}/deliveries", params={"limit": 5}, headers=auth)
+    assert log.status_code == 200
+    assert (await client.get(f"/v1/alerts/{rule_id}", headers=auth)).status_code == 200

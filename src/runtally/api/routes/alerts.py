@@ -1,4 +1,5 @@
-"""/v1/alerts: create, list, read, change and delete alert rules; a rule's deliveries.
+"""/v1/alerts (included by ``routes.v1``): create, list, read, change and delete alert
+rules; a rule's deliveries.
 
 The project comes from the bearer key; a rule of another project is answered 404 as
 if it did not exist. Writes run in one read-write transaction per request.
@@ -30,9 +31,9 @@ from runtally.api.errors import ERROR_RESPONSES, ApiError, invalid, unauthorized
 from runtally.api.keys import verify_key, well_formed
 
 router = APIRouter(
-    prefix="/v1/alerts",
+    prefix="/alerts",
     tags=["alerts"],
-    responses={**ERROR_RESPONSES, 404: ERROR_RESPONSES[422] | {"description": "no such rule"}},
+    responses={404: ERROR_RESPONSES[422] | {"description": "no such rule"}},
 )
 
 
