@@ -76,9 +76,9 @@ def test_the_installed_wheel_migrates_an_empty_database(
     pg_server.psql('DROP DATABASE IF EXISTS "wheel_empty"')
     pg_server.psql('CREATE DATABASE "wheel_empty"')
 
+    show = "import runtally.store.migrate as m; print(m.runtally.__file__, m.migrations_dir())"
     where = subprocess.run(
-        [str(bin_dir / "python"), "-c",
-         "import runtally.store.migrate as m; print(m.runtally.__file__); print(m.migrations_dir())"],
+        [str(bin_dir / "python"), "-c", show],
         check=True, capture_output=True, text=True, cwd=tmp_path, env=env,
     ).stdout.split()  # fmt: skip
     site = tmp_path / "venv" / "lib"
