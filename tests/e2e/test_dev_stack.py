@@ -21,6 +21,7 @@ from runtally.devstack.servers import free_port
 from tests.e2e.devproc import (
     alive,
     assert_stopped_in_order,
+    descendants,
     finish,
     listening,
     stack_pids,
@@ -110,4 +111,18 @@ def test_ctrl_c_and_sigterm_stop_the_demo_in_order(data_dir: Path) -> None:
     assert finish(process, output, STOP_TIMEOUT_S) == 0, output.text
     assert "stopping (SIGTERM)" in output.text
     assert_stopped_in_order(output.text)
+    assert_nothing_left(pids, ports, data_dir)
+
+
+def test_ctrl_c_during_start_up_stops_what_was_started(data_dir: Path) -> None:
+    ports = pinned_ports(data_dir)
+    process, output = start_dev(data_dir, ports["api"], "--demo")
+    wait_line(process, output, r"redis-server on", 60)
+    pids = {process.pid, *descendants(process.pid)}
+    os.killpg(process.pid, signal.SIGINT)
+    assert finish(process, output, STOP_TIMEOUT_S) == 0, output.text
+    assert "stopping during start-up (SIGINT)" in output.text
+    assert "stopped redis-server" in output.text
+    assert "API key" not in output.text
+    assert "history:" not in output.text
     assert_nothing_left(pids, ports, data_dir)
