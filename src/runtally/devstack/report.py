@@ -77,6 +77,16 @@ def print_step(console: Console, what: str) -> None:
     console.print(f"[green]✓[/] {what}", highlight=False)
 
 
+def print_drained(console: Console, left: int) -> None:
+    """The drain step: done, or what is left (kept in Redis for the next start)."""
+    if left == 0:
+        print_step(console, "drained the stream")
+    elif left > 0:
+        console.print(f"[yellow]stopped draining: {left:,} stream entries left in Redis[/]")
+    else:
+        console.print("[yellow]stopped draining: Redis did not answer[/]")
+
+
 def _fmt_ms(value: float | None) -> str:
     if value is None:
         return "–"
@@ -137,7 +147,7 @@ def print_summary(console: Console, outcome: Outcome, code: int) -> None:
         console.print(
             f"stored runs (last 24 h): {summary['runs']:,} · cost ${summary['cost_usd']:,.2f}"
         )
-    if outcome.undrained:
+    if outcome.undrained > 0:
         console.print(
             f"[yellow]{outcome.undrained} stream entries not yet stored; "
             "they are kept in Redis and stored on the next start[/]"

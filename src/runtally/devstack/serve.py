@@ -38,10 +38,9 @@ async def serve(stack: DevStack) -> None:
     try:
         stream = EventStream(client, stack.settings)
         await _run(stack, stream, stop)
-        stack.outcome.undrained = await drain(
-            stream, 0 if stack.outcome.crashed else DRAIN_TIMEOUT_S
-        )
-        report.print_step(stack.console, "drained the stream")
+        timeout = 0 if stack.outcome.crashed else DRAIN_TIMEOUT_S
+        stack.outcome.undrained = await drain(stream, timeout)
+        report.print_drained(stack.console, stack.outcome.undrained)
     finally:
         await client.aclose()
     stack.outcome.summary = await asyncio.to_thread(fetch_summary, stack.api_url, stack.key)

@@ -78,8 +78,11 @@ class DevStack:
         Raises ``UserError`` with one clear line on failure.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        steps = (self._start_redis, self._start_postgres, self._migrate, self._start_children)
-        for step in (self._choose_ports, *steps, self._wait_ready, self._make_key):
+        steps = (
+            self._choose_ports, self._start_redis, self._start_postgres, self._migrate,
+            self._start_children, self._wait_ready, self._make_key,
+        )  # fmt: skip
+        for step in steps:
             if self.shutdown.requested:
                 return False
             step()
