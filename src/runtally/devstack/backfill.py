@@ -153,7 +153,7 @@ async def run_backfill(
     console: Console,
 ) -> Backfill:
     """Publish ``options.backfill_days`` of history and wait (bounded) until it is stored."""
-    from runtally.publisher import Publisher  # the SDK; imported here to keep this light
+    from runtally import Publisher  # the SDK's public surface, loaded only when used
 
     end = datetime.now(UTC).replace(microsecond=0)
     days = options.backfill_days

@@ -93,7 +93,7 @@ async def simulate_until_stopped(
     (``runtally.devstack.shutdown``). The publisher is closed (its buffer flushed) before
     returning.
     """
-    from runtally.publisher import Publisher  # the SDK; imported here to keep this light
+    from runtally import Publisher  # the SDK's public surface, loaded only when used
 
     if duration is not None:
         asyncio.get_running_loop().call_later(duration, stop.set)
