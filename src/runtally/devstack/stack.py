@@ -85,7 +85,14 @@ class DevStack:
         for step in steps:
             if self.shutdown.requested:
                 return False
-            step()
+            try:
+                step()
+            except Exception:
+                # A signal sent to the whole process group can also hit a child we were
+                # spawning (it is in our group until it calls setsid): that is the stop.
+                if self.shutdown.requested:
+                    return False
+                raise
         report.print_access(self.console, self.api_url, self.key)
         return True
 
