@@ -28,7 +28,7 @@ from runtally.devstack import report
 from runtally.devstack.drain import backlog
 from runtally.devstack.options import DevOptions
 from runtally.devstack.simulate import Population, build_fleet, describe_run, latency_ms
-from runtally.stream import EventStream
+from runtally.stream import Stream
 
 BUDGET = 100_000  # most runs in one backfill, whatever the number of days
 DAY_BUDGET = 15_000  # most runs per day of history
@@ -129,7 +129,7 @@ async def publish_all(
 
 
 async def wait_stored(
-    stream: EventStream, stop: asyncio.Event, timeout_s: float, progress: Progress
+    stream: Stream, stop: asyncio.Event, timeout_s: float, progress: Progress
 ) -> bool:
     """Wait until ingest stored everything published (backlog 0); False on timeout/stop."""
     deadline = time.monotonic() + timeout_s
@@ -147,7 +147,7 @@ async def wait_stored(
 
 async def run_backfill(
     settings: Settings,
-    stream: EventStream,
+    stream: Stream,
     options: DevOptions,
     stop: asyncio.Event,
     console: Console,

@@ -1,6 +1,6 @@
 """How much of the stream ingest has not stored yet, and waiting (bounded) for none.
 
-The numbers come from the stream edge's own ``EventStream.lag`` (one definition of lag for
+The numbers come from the stream edge's own ``Stream.lag`` (one definition of lag for
 ingest metrics and the dev stack).
 """
 
@@ -11,10 +11,10 @@ import time
 
 from redis.exceptions import RedisError, ResponseError
 
-from runtally.stream import EventStream
+from runtally.stream import Stream
 
 
-async def backlog(stream: EventStream) -> int:
+async def backlog(stream: Stream) -> int:
     """Entries not yet stored: the group's lag plus its pending (unacknowledged) entries.
 
     0 when there is no stream yet (nothing was published). A lag Redis cannot compute
@@ -27,7 +27,7 @@ async def backlog(stream: EventStream) -> int:
     return pending + (lag or 0)
 
 
-async def drain(stream: EventStream, timeout_s: float) -> int:
+async def drain(stream: Stream, timeout_s: float) -> int:
     """Wait until the backlog is 0 or ``timeout_s`` passed; the entries left.
 
     Entries left stay in Redis and are stored on the next start; -1 when Redis could not

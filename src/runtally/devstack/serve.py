@@ -21,7 +21,7 @@ from runtally.devstack.drain import drain
 from runtally.devstack.fleet import FleetStats, simulate_until_stopped
 from runtally.devstack.shutdown import finish_within
 from runtally.devstack.stack import DevStack
-from runtally.stream import EventStream
+from runtally.stream import EventStream, Stream
 
 DRAIN_TIMEOUT_S = 15.0
 FLEET_GRACE_S = 10.0
@@ -46,7 +46,7 @@ async def serve(stack: DevStack) -> None:
     stack.outcome.summary = await asyncio.to_thread(fetch_summary, stack.api_url, stack.key)
 
 
-async def _run(stack: DevStack, stream: EventStream, stop: asyncio.Event) -> None:
+async def _run(stack: DevStack, stream: Stream, stop: asyncio.Event) -> None:
     """History, then the fleet and the watch until ``stop``; the fleet stops first."""
     options = stack.options
     if options.backfill_days > 0:
