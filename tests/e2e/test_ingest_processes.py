@@ -99,10 +99,17 @@ async def publish_slowly(
     events: list[dict[str, Any]],
     kills_done: asyncio.Event,
 ) -> None:
-    """Publish in chunks, slowly until the kills are done, then the rest at once."""
-    for start in range(0, len(events), 1000):
-        chunk = events[start : start + 1000]
+    """Publish small chunks slowly until the kills are done, then the rest at once.
+
+    Slow enough that events last through the kills however long a loaded machine takes
+    to start each victim (a victim must find new entries to hold).
+    """
+    start = 0
+    while start < len(events):
+        size = len(events) if kills_done.is_set() else 250
+        chunk = events[start : start + size]
         await xadd_all(client, settings.stream, [{"data": payload(e)} for e in chunk])
+        start += size
         if not kills_done.is_set():
             await asyncio.sleep(0.3)
 
