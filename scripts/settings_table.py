@@ -32,7 +32,7 @@ DESCRIPTIONS = {
     "batch_size": "most entries ingest reads and stores per batch",
     "batch_timeout_ms": "how long ingest blocks waiting for new entries",
     "claim_idle_ms": "idle time after which another worker reclaims a pending entry",
-    "claim_interval_s": "how often ingest looks for entries of dead consumers (XAUTOCLAIM)",
+    "claim_interval_s": "how often ingest reclaims idle entries of dead consumers (XPENDING IDLE + XCLAIM)",
     "max_deliveries": "deliveries after which an entry that keeps failing is dead-lettered",
     "clock_skew_s": "how far in the future `started_at` may be before it is refused",
     "raw_retention_days": "days raw rows are kept (older events are refused at ingest)",
@@ -61,6 +61,13 @@ DESCRIPTIONS = {
     "otel_sweep_interval_s": "how often each API process decides due traces",
     "otel_retry_after_s": "`Retry-After` of a 503 from `/v1/traces`",
     "data_dir": "where `runtally dev` keeps its Redis and Postgres data",
+    "alerts_interval_s": "how often the scheduler evaluates alert rules",
+    "alerts_delivery_timeout_s": "timeout of one webhook POST",
+    "alerts_delivery_attempts": "attempts after which a notification is marked failed",
+    "alerts_retry_base_s": "first retry delay of a failed webhook POST (doubles each attempt)",
+    "alerts_delivery_budget_s": "how long one alert pass keeps retrying due deliveries",
+    "metrics_cache_s": "how long `/metrics` reuses its business figures",
+    "metrics_max_pairs": "(agent, model) label pairs per project on `/metrics`; the rest: `other`",
 }
 
 

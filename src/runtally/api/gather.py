@@ -57,7 +57,7 @@ async def gather(
     selection: Selection,
     granularity: str | None = None,
     distinct: bool = True,
-    group_by: str | None = None,
+    group_by: str | tuple[str, ...] | None = None,
     tz: tzinfo = UTC,
 ) -> tuple[Cover, list[Part]]:
     """All parts of ``selection``, none straddling a bucket of ``granularity`` in ``tz``.
@@ -65,9 +65,8 @@ async def gather(
     ``granularity`` ``"hour"`` takes no daily rows; ``"day"`` or ``None`` (one bucket)
     may. A part's bucket is the start of its source (a UTC day, hour or quarter hour, or
     a raw interval's start), which lies inside the answer bucket the part belongs to and
-    never before ``selection.start``. Parts are grouped by
-    ``group_by`` (a key column, or ``None``) and the columns ``selection`` filters on;
-    their other key columns are ''.
+    never before ``selection.start``. Parts are grouped by ``group_by`` (key columns,
+    or ``None``) and the columns ``selection`` filters on; their other key columns are ''.
 
     A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled before
     that grain existed (``rollup_q15_horizon``): those answers would be short.

@@ -16,7 +16,7 @@ every rolled hour still had raw rows), and readers refuse to cut hours before it
 quarter hours (a 422, not a silently short answer).
 
 Revision ID: 0006_local_time
-Revises: 0002
+Revises: 0004_alerts
 Create Date: 2026-12-01
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006_local_time"
-down_revision = "0002"
+down_revision = "0004_alerts"
 branch_labels = None
 depends_on = None
 
