@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from itertools import pairwise
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from runtally.pricing.cost import PRICE_FIELDS, REQUIRED_PRICES, ModelPrice
