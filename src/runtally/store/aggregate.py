@@ -2,9 +2,9 @@
 
 The one query behind both the hourly rollup (an hour at a time) and the read API's
 fresh part (dirty hours and range edges). ONE statement scans the rows once and groups
-them by (bucket, agent, model, error_type, latency bin): counts, sums, min/max per
-fine group, plus the user and session ids of each group as arrays. Python folds the
-fine groups into one ``Tally`` per (bucket, agent, model, error_type) and sketches the
+them by (bucket, agent, model, error_type, latency bin, price version): counts, sums,
+min/max per fine group, plus the user and session ids of each group as arrays. Python
+folds the fine groups into one ``Tally`` per (bucket, agent, model, error_type) and sketches the
 ids (HyperLogLog ignores repeats, so the ids need no DISTINCT). One statement also
 means one snapshot: the sums and the distinct sketches always describe the same rows.
 
@@ -70,7 +70,20 @@ _SUMS = """
     coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
     coalesce(sum(cost_usd), 0) AS cost_usd,
     count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_runs,
-    coalesce(sum(ttft_ms), 0) AS ttft_sum, count(ttft_ms) AS ttft_count
+    coalesce(sum(ttft_ms), 0) AS ttft_sum, count(ttft_ms) AS ttft_count,
+    count(*) FILTER (WHERE cost_source = 'event') AS event_runs,
+    coalesce(sum(cost_usd) FILTER (WHERE cost_source = 'event'), 0) AS event_cost_usd,
+    coalesce(sum(input_tokens) FILTER (WHERE cost_source = 'event'), 0)::bigint
+        AS event_input_tokens,
+    coalesce(sum(output_tokens) FILTER (WHERE cost_source = 'event'), 0)::bigint
+        AS event_output_tokens,
+    coalesce(sum(cache_read_tokens) FILTER (WHERE cost_source = 'event'), 0)::bigint
+        AS event_cache_read_tokens,
+    coalesce(sum(cache_write_tokens) FILTER (WHERE cost_source = 'event'), 0)::bigint
+        AS event_cache_write_tokens,
+    count(*) FILTER (WHERE cost_source IS DISTINCT FROM 'event'
+                     AND input_tokens IS NULL AND output_tokens IS NULL) AS tokenless_runs,
+    0::bigint AS unsplit_runs
 """
 _IDS = """,
     array_agg(user_id) FILTER (WHERE user_id IS NOT NULL) AS users,
@@ -92,10 +105,10 @@ def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
     key = SQL_KEY.format(x="duration_ms")
     return f"""
     SELECT {bucket_expr} AS bucket, {_key_columns(dims)},
-           CASE WHEN duration_ms > 0 THEN {key} END AS k,
+           CASE WHEN duration_ms > 0 THEN {key} END AS k, price_version,
            {_SUMS}{_IDS if distinct else ""}
     FROM agent_runs WHERE {where}
-    GROUP BY 1, 2, 3, 4, 5
+    GROUP BY 1, 2, 3, 4, 5, 6
     """
 
 
@@ -114,6 +127,8 @@ def _add_fine(tally: Tally, row: Any) -> None:
     for name in _ROW_SUMS:
         sums[name] += row[name]
     tally.failures += runs - row["successes"]
+    if row["price_version"] is not None:
+        tally.price_versions.add(row["price_version"])
     if row["k"] is None:
         tally.latency.zero += runs
     else:
