@@ -71,6 +71,22 @@ class PriceTable:
         history = self.lookup(model)
         return None if history is None else history.at(moment)
 
+    def cost_at(
+        self,
+        model: str,
+        moment: datetime,
+        tokens: tuple[int | None, int | None, int | None, int | None],
+    ) -> Decimal | None:
+        """The cost of a run of ``model`` at ``moment`` with (input, output, cache read,
+        cache write) tokens, ``None`` when unpriced (as ``cost`` decides)."""
+        input_tokens, output_tokens, cache_read, cache_write = tokens
+        if input_tokens is None and output_tokens is None:
+            return None
+        price = self.price_at(model, moment)
+        if price is None:
+            return None
+        return price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
+
     def cost(self, event: RunEvent) -> tuple[Decimal | None, str | None]:
         """(cost in USD or ``None`` when unpriced, this table's version).
 
