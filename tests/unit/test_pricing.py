@@ -15,7 +15,9 @@ from runtally.config import Settings
 from runtally.errors import UserError
 from runtally.events import RunEvent
 from runtally.pricing import (
+    Dated,
     ModelPrice,
+    PriceHistory,
     PriceTable,
     builtin_price_table,
     candidates,
@@ -221,8 +223,12 @@ def test_ambiguous_loose_names_match_nothing() -> None:
     table = PriceTable(
         "v",
         {
-            "m-1.5": ModelPrice("m-1.5", Decimal(1), Decimal(1)),
-            "m-15": ModelPrice("m-15", Decimal(2), Decimal(2)),
+            "m-1.5": PriceHistory(
+                "m-1.5", (Dated(None, ModelPrice("m-1.5", Decimal(1), Decimal(1))),)
+            ),
+            "m-15": PriceHistory(
+                "m-15", (Dated(None, ModelPrice("m-15", Decimal(2), Decimal(2))),)
+            ),
         },
     )
     assert table.lookup("m-1.5") is table.models["m-1.5"]

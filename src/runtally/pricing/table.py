@@ -30,11 +30,14 @@ class PriceTable:
 
     version: str
     models: dict[str, PriceHistory]
+    # Exact names with one undated price: the per-event path needs one dict lookup.
+    _flat: dict[str, ModelPrice] = field(init=False, repr=False)
     _by_lower: dict[str, PriceHistory] = field(init=False, repr=False)
     _by_loose: dict[str, PriceHistory] = field(init=False, repr=False)
     _cache: dict[str, PriceHistory | None] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._flat = {key: h.single for key, h in self.models.items() if h.single is not None}
         self._by_lower = {key.lower(): price for key, price in self.models.items()}
         self._by_loose = {}
         ambiguous: set[str] = set()
@@ -98,14 +101,13 @@ class PriceTable:
         input_tokens, output_tokens = event.input_tokens, event.output_tokens
         if input_tokens is None and output_tokens is None:
             return None, self.version
-        model = event.model
         # The exact name first, inline: most events name a model as the table spells it.
-        history = self.models.get(model) or self.lookup(model)
-        if history is None:
-            return None, self.version
-        price = history.single or history.at(event.started_at)
+        price = self._flat.get(event.model)
         if price is None:
-            return None, self.version
+            history = self.lookup(event.model)
+            price = None if history is None else history.at(event.started_at)
+            if price is None:
+                return None, self.version
         value = price.cost(
             input_tokens or 0,
             output_tokens or 0,
