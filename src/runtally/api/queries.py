@@ -259,7 +259,9 @@ RUN_COLUMNS = (
     "user_id", "tags",
 )  # fmt: skip
 DETAIL_COLUMNS = (*RUN_COLUMNS, "project", "price_version", "metadata", "ingested_at")
-RUN_FILTERS = ("status", "agent", "model", "user_id", "session_id", "trace_id")
+RUN_FILTERS = (
+    "status", "agent", "model", "error_type", "user_id", "session_id", "trace_id",
+)  # fmt: skip
 
 
 class BadCursor(ValueError):

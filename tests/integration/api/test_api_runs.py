@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from .data import Ev, generate, iso, store
+from runtally.store import partitions
+from runtally.store.writes import COLUMNS, insert_runs
+
+from .data import Ev, generate, iso, record, store
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +62,9 @@ async def test_pages_cover_every_run_once_newest_first(
     assert [len(p) for p in exact] == [237]  # no empty trailing page
 
 
-@pytest.mark.parametrize("name", ["status", "agent", "model", "user_id", "session_id", "trace_id"])
+@pytest.mark.parametrize(
+    "name", ["status", "agent", "model", "error_type", "user_id", "session_id", "trace_id"]
+)
 async def test_filters_select_exactly_the_matching_runs(
     name: str, client: httpx.AsyncClient, pool: Any, auth: dict[str, str]
 ) -> None:
@@ -100,3 +108,52 @@ async def test_run_lookup(client: httpx.AsyncClient, pool: Any, auth: dict[str, 
     bad = await client.get("/v1/runs/not-a-uuid", headers=auth)
     assert bad.status_code == 422
     assert "event_id" in bad.json()["message"]
+
+
+async def test_error_type_filter_combines_with_the_others(
+    client: httpx.AsyncClient, pool: Any, auth: dict[str, str]
+) -> None:
+    events = generate(400, START, timedelta(hours=5), seed=8)
+    await store(pool, events)
+    pick = next(e for e in events if e.error_type is not None)
+    expected = [e for e in events if (e.error_type, e.agent) == (pick.error_type, pick.agent)]
+    got = await pages(client, auth, limit=7, error_type=pick.error_type, agent=pick.agent)
+    assert [r["event_id"] for p in got for r in p] == newest_first(expected)
+    assert {r["status"] for p in got for r in p} == {"error"}
+    none = await pages(client, auth, limit=7, error_type=pick.error_type, status="success")
+    assert none == [[]]
+
+
+async def test_run_detail_carries_every_stored_column(
+    client: httpx.AsyncClient, pool: Any, auth: dict[str, str]
+) -> None:
+    (event,) = generate(1, START, timedelta(hours=1), seed=9)
+    row = dict(zip(COLUMNS, record(event), strict=True))
+    row |= {
+        "status": "error", "error_type": "tool_error", "error_message": 'bad "quote", line\n2',
+        "input_tokens": 1200, "output_tokens": 340, "cache_read_tokens": 600,
+        "cache_write_tokens": 25, "ttft_ms": 12.5, "cost_usd": Decimal("0.012345678901"),
+        "cost_source": "price_table", "price_version": "2026-03-01",
+        "tags": json.dumps({"env": "prod", "team": "a,b"}),
+        "metadata": json.dumps({"attempt": 2, "nested": {"ok": [1, None]}}),
+    }  # fmt: skip
+    async with pool.acquire() as conn:
+        await partitions.ensure_partitions(conn, START.date(), START.date())
+        assert await insert_runs(conn, [tuple(row[c] for c in COLUMNS)]) == 1
+    body = (await client.get(f"/v1/runs/{event.event_id}", headers=auth)).json()
+    listed = (await client.get("/v1/runs", params=WINDOW, headers=auth)).json()["runs"]
+    for column in COLUMNS:
+        expected = row[column]
+        if column in ("tags", "metadata"):
+            expected = json.loads(expected)
+        elif isinstance(expected, datetime):
+            assert datetime.fromisoformat(body[column]) == expected, column
+            continue
+        elif isinstance(expected, Decimal):
+            expected = float(expected)
+        elif isinstance(expected, uuid.UUID):
+            expected = str(expected)
+        assert body[column] == expected, column
+        if column not in ("project", "price_version", "metadata"):
+            assert listed[0][column] == body[column], column
+    assert datetime.fromisoformat(body["ingested_at"]).tzinfo is not None

@@ -27,6 +27,7 @@ async def runs(
     agent: Name = None,
     model: Name = None,
     status: Annotated[Literal["success", "error"] | None, Query()] = None,
+    error_type: Name = None,
     user_id: Ident = None,
     session_id: Ident = None,
     trace_id: Ident = None,
@@ -43,6 +44,7 @@ async def runs(
         raise invalid(str(exc)) from None
     filters = {"status": status, "user_id": user_id, "session_id": session_id}
     filters["trace_id"] = trace_id
+    filters["error_type"] = error_type
     page, last = await list_runs(
         r.conn, Scope(r.project, start, end, agent, model), filters, limit, after
     )

@@ -1,0 +1,66 @@
+// What the page shows: the key, the time range, the overview's agent/model filters.
+// The range and filters persist in localStorage; the route (view) lives in the URL hash.
+
+export const KEY_STORE = "runtally.key";
+const STATE_STORE = "runtally.view";
+export const RANGES = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+
+export const state = {
+  key: null,
+  range: "24h",
+  customFrom: null,
+  customTo: null,
+  agent: "",
+  model: "",
+  known: { agent: new Set(), model: new Set() },
+};
+
+/** The range as dates; relative ranges end now (to the second). */
+export function currentRange() {
+  if (state.range === "custom" && state.customFrom && state.customTo) {
+    return { from: new Date(state.customFrom), to: new Date(state.customTo) };
+  }
+  const to = new Date(Math.floor(Date.now() / 1000) * 1000);
+  return { from: new Date(to - RANGES[state.range in RANGES ? state.range : "24h"]), to };
+}
+
+/** The range as route parameters: {range} or, for a custom range, {from, to}. */
+export function rangeParams() {
+  if (state.range === "custom" && state.customFrom && state.customTo) {
+    return { from: state.customFrom, to: state.customTo };
+  }
+  return { range: state.range };
+}
+
+/** Applies route parameters made by rangeParams(); false when they name no valid range. */
+export function applyRangeParams(params) {
+  const from = params.get("from");
+  const to = params.get("to");
+  if (from && to) {
+    if (!(new Date(from) < new Date(to))) return false;
+    Object.assign(state, { range: "custom", customFrom: from, customTo: to });
+  } else if (params.has("range")) {
+    if (!(params.get("range") in RANGES)) return false;
+    state.range = params.get("range");
+  }
+  return true;
+}
+
+export function saveView() {
+  localStorage.setItem(STATE_STORE, JSON.stringify({
+    range: state.range, customFrom: state.customFrom, customTo: state.customTo,
+    agent: state.agent, model: state.model,
+  }));
+}
+
+export function restoreView() {
+  try {
+    const v = JSON.parse(localStorage.getItem(STATE_STORE) || "{}");
+    if (v.range && (v.range in RANGES || v.range === "custom")) state.range = v.range;
+    state.customFrom = v.customFrom || null;
+    state.customTo = v.customTo || null;
+    state.agent = v.agent || "";
+    state.model = v.model || "";
+  } catch (_) { /* ignore a damaged entry */ }
+  if (state.range === "custom" && !(state.customFrom && state.customTo)) state.range = "24h";
+}
