@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from runtally.constants import RETENTION_LOCK
 from runtally.pricing import PriceTable
 from runtally.reprice.plan import ModelFilter, changed
 from runtally.reprice.report import Report
@@ -34,14 +35,20 @@ ORDER BY started_at, event_id LIMIT $4
 FIRST_SQL = _SELECT.format(after="")
 NEXT_SQL = _SELECT.format(after="AND (started_at, event_id) > ($5, $6)")
 # Rows are immutable once stored, but never overwrite a carried cost, whatever happens.
+# RETURNING: the hours to mark dirty are those of rows really updated (a partition may
+# have been dropped since they were read).
 UPDATE_SQL = """
 UPDATE agent_runs r
-SET cost_usd = u.cost, cost_source = u.source, price_version = $5
-FROM unnest($1::uuid[], $2::timestamptz[], $3::numeric[], $4::text[])
-     AS u(event_id, started_at, cost, source)
+SET cost_usd = u.cost, cost_source = u.source, price_version = $6
+FROM unnest($1::uuid[], $2::timestamptz[], $3::numeric[], $4::text[], $5::bool[])
+     AS u(event_id, started_at, cost, source, dirty)
 WHERE r.event_id = u.event_id AND r.started_at = u.started_at
   AND r.cost_source IS DISTINCT FROM 'event'
+RETURNING u.started_at, u.dirty
 """
+# Held shared while marking hours: retention counts dirty hours and drops partitions
+# under it exclusively, so it never drops the rows of an hour marked meanwhile.
+RETENTION_SHARED_SQL = "SELECT pg_advisory_xact_lock_shared(hashtext($1))"
 
 AfterBatch = Callable[[int], Awaitable[None]]
 
@@ -64,17 +71,17 @@ class RawJob:
 
 @dataclass
 class Batch:
-    """The updates of one batch and the hours whose costs change."""
+    """The updates of one batch; ``dirty``: the cost changed in an hour to re-roll."""
 
     ids: list[Any]
     started: list[datetime]
     costs: list[Decimal | None]
-    hours: set[tuple[str, datetime]]
+    dirty: list[bool]
 
 
 def price_batch(job: RawJob, rows: list[Any], report: Report) -> Batch:
     """The runs of ``rows`` to update, counted into ``report`` (pure)."""
-    batch = Batch([], [], [], set())
+    batch = Batch([], [], [], [])
     for row in rows:
         if not job.models.matches(row["model"]):
             continue
@@ -87,14 +94,14 @@ def price_batch(job: RawJob, rows: list[Any], report: Report) -> Batch:
         after = job.table.cost_at(row["model"], row["started_at"], tokens)
         is_changed = changed(row["cost_usd"], after)
         # Runs before the cutoff are counted with their rollup rows (``rollups``).
-        if row["started_at"] >= job.dirty_from:
+        current = row["started_at"] >= job.dirty_from
+        if current:
             report.line(row["model"]).add(1, row["cost_usd"], after, is_changed)
-            if is_changed:
-                batch.hours.add((job.project, hour_of(row["started_at"])))
         if is_changed or row["price_version"] != job.table.version:
             batch.ids.append(row["event_id"])
             batch.started.append(row["started_at"])
             batch.costs.append(after)
+            batch.dirty.append(is_changed and current)
     return batch
 
 
@@ -103,10 +110,13 @@ async def _store(conn: Connection, job: RawJob, batch: Batch) -> None:
         return
     sources = [None if cost is None else "price_table" for cost in batch.costs]
     async with conn.transaction():
-        await conn.execute(
-            UPDATE_SQL, batch.ids, batch.started, batch.costs, sources, job.table.version
-        )
-        await mark_hours(conn, batch.hours)
+        await conn.execute(RETENTION_SHARED_SQL, RETENTION_LOCK)
+        updated = await conn.fetch(
+            UPDATE_SQL, batch.ids, batch.started, batch.costs, sources, batch.dirty,
+            job.table.version,
+        )  # fmt: skip
+        hours = {(job.project, hour_of(row["started_at"])) for row in updated if row["dirty"]}
+        await mark_hours(conn, hours)
 
 
 async def _next_rows(conn: Connection, job: RawJob, cursor: tuple[Any, Any] | None) -> list[Any]:

@@ -5,8 +5,9 @@ fresh part (dirty hours and range edges). ONE statement scans the rows once and 
 them by (bucket, agent, model, error_type, latency bin, price version, carried cost):
 counts, sums, min/max per fine group, plus the user and session ids of each group as
 arrays. Python folds the fine groups into one ``Tally`` per (bucket, agent, model,
-error_type) and sketches the ids (HyperLogLog ignores repeats, so the ids need no DISTINCT). One statement also
-means one snapshot: the sums and the distinct sketches always describe the same rows.
+error_type) and sketches the ids (HyperLogLog ignores repeats, so the ids need no
+DISTINCT). One statement also means one snapshot: the sums and the distinct sketches
+always describe the same rows.
 
 Planner note: Postgres cannot estimate the number of groups of ``date_bin`` and of the
 bin expression and guesses about one per row, so it would sort all rows (spilling to
