@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from runtally.config import Settings
+from runtally.constants import RETENTION_LOCK
 from runtally.reprice.plan import NOT_LINEAR, UNSPLIT, Window
 from runtally.reprice.run import Options, reprice
 from runtally.rollup.jobs import roll_pending
@@ -26,7 +27,7 @@ from tests.integration.reprice.kit import (
     rollup_truth,
     table,
 )
-from tests.integration.reprice.test_reprice import RUNS, expected
+from tests.integration.reprice.test_reprice import RUNS, check, expected
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +162,26 @@ async def test_a_reprice_killed_half_way_and_run_again_ends_in_the_same_state(
             conn, table(NEW), Options(Window.of_dates(None, None, None), True, 400, RETENTION), NOW
         )
     await check_all(pool, settings, new_cost)
+
+
+async def test_reprice_marks_no_hour_while_retention_holds_its_lock(
+    pool: Any, settings: Settings
+) -> None:
+    """Retention counts dirty hours and drops partitions under its lock: a reprice batch
+    waits for it, so no hour is marked between that count and the drop."""
+    async with pool.acquire() as conn:
+        await insert(conn, RUNS, OLD)
+    await roll_pending(pool, settings)
+    options = Options(Window.of_dates(None, None, None), True, 500, 30)
+    async with pool.acquire() as holder, pool.acquire() as conn:
+        await holder.execute("SELECT pg_advisory_lock(hashtext($1))", RETENTION_LOCK)
+        task = asyncio.create_task(reprice(conn, table(NEW), options, NOW))
+        while not await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ):
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.05)
+        assert await holder.fetchval("SELECT count(*) FROM rollup_dirty") == 0
+        await holder.execute("SELECT pg_advisory_unlock(hashtext($1))", RETENTION_LOCK)
+        await task
+    await check(pool, settings, lambda run: True)
