@@ -27,6 +27,16 @@ class FixedPrices:
         return Decimal(event.input_tokens) / 1_000_000, self.version
 
 
+class NoPool:
+    """A pool for stores whose ``commit`` a test replaces: any use of it fails the test."""
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        raise AssertionError("no database in this test")
+
+    async def close(self) -> None:
+        pass
+
+
 def event_dict(i: int, now: datetime | None = None, **overrides: Any) -> dict[str, Any]:
     """A valid event, varied by ``i``, started within the last hour."""
     now = now or datetime.now(UTC)

@@ -32,3 +32,14 @@ PROJECT = "default"
 API_HOST = "127.0.0.1"
 API_PORT = 8000
 REPRICE_BATCH_ROWS = 5000  # raw rows a `runtally reprice` transaction updates at most
+
+# --- OpenTelemetry intake (POST /v1/traces)
+OTEL_TRACE_PREFIX = "runtally:otel:trace:"  # a staged trace: <prefix><project>:<trace id hex>
+OTEL_DUE = "runtally:otel:due"  # sorted set: staged trace key -> when it is decided (unix s)
+OTEL_VERSION = "runtally:otel:version"  # counter: versions of staged traces, never reused
+OTEL_MAX_BODY_BYTES = 16 * 1024 * 1024
+OTEL_SETTLE_S = 2.0
+OTEL_TRACE_TIMEOUT_S = 300.0
+OTEL_TRACE_TTL_S = 86_400
+OTEL_SWEEP_INTERVAL_S = 1.0
+OTEL_RETRY_AFTER_S = 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ import asyncpg
 import pytest
 
 from runtally.events import parse_event
-from runtally.ingest.store import BatchStore, StoreUnavailable, priced_record
+from runtally.ingest.prepare import priced_record
+from runtally.ingest.store import BatchStore, StoreUnavailable
+from runtally.store.engine import create_pool
 from runtally.store.writes import COLUMNS, CREATE_TEMP_SQL, INSERT_SQL, TEMP_TABLE, insert_runs
 from tests.ingest_support import POISON_AGENT, FixedPrices, event_dict, install_poison_checks
 
@@ -55,13 +58,11 @@ async def test_a_poison_value_rolls_back_the_whole_batch(pool: Any) -> None:
 
 
 async def test_isolation_stores_every_good_row_and_names_the_bad(settings: Any, pool: Any) -> None:
-    from runtally.store.engine import connect
-
     await install_poison_checks(pool)
     events = [event_dict(i) for i in range(37)]
     events[5]["agent"] = POISON_AGENT
     events[30]["metadata"] = {"poison": True}
-    store = BatchStore(lambda: connect(settings))
+    store = BatchStore(await create_pool(settings, min_size=0, max_size=1))
     try:
         outcome = await store.commit_isolating(records(events))
     finally:
@@ -73,10 +74,33 @@ async def test_isolation_stores_every_good_row_and_names_the_bad(settings: Any, 
     assert await pool.fetchval("SELECT count(*) FROM agent_runs") == 35
 
 
-async def test_unreachable_postgres_is_unavailable_not_a_row_error() -> None:
-    async def refuse() -> Any:
-        raise ConnectionRefusedError(111, "Connection refused")
+async def test_unreachable_postgres_is_unavailable_not_a_row_error(settings: Any) -> None:
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    down = settings.model_copy(
+        update={"database_url": f"postgresql://runtally@127.0.0.1:{port}/runtally"}
+    )
+    store = BatchStore(await create_pool(down, min_size=0, max_size=1))
+    try:
+        with pytest.raises(StoreUnavailable, match="ConnectionRefusedError"):
+            await store.commit(records([event_dict(1)]))
+    finally:
+        await store.close()
 
-    store = BatchStore(refuse)
-    with pytest.raises(StoreUnavailable, match="refused"):
-        await store.commit(records([event_dict(1)]))
+
+async def test_a_failed_connection_is_dropped_and_replaced(settings: Any, pool: Any) -> None:
+    """A failure not about the rows terminates the connection; the next commit gets a new one."""
+    store = BatchStore(await create_pool(settings, min_size=1, max_size=1))
+    try:
+        async with store.pool.acquire() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        await pool.execute("ALTER TABLE rollup_dirty RENAME TO rollup_dirty_gone")
+        with pytest.raises(StoreUnavailable, match="UndefinedTableError"):
+            await store.commit(records([event_dict(1)]))
+        await pool.execute("ALTER TABLE rollup_dirty_gone RENAME TO rollup_dirty")
+        assert await store.commit(records([event_dict(2)])) == 1
+        async with store.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") != first
+    finally:
+        await store.close()

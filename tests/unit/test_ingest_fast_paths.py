@@ -23,7 +23,7 @@ from runtally.ingest.decode import Rejection, Window, decode_entry
 from runtally.ingest.store import BatchStore, RowRejected
 from runtally.store.writes import COLUMNS, RunRecord, run_record, tags_json, touched_hours
 from runtally.stream import Entry
-from tests.ingest_support import event_dict, payload
+from tests.ingest_support import NoPool, event_dict, payload
 
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
 WINDOW = Window(NOW, clock_skew_s=900, retention_days=30)
@@ -189,13 +189,9 @@ class _PoisonStore(BatchStore):
     """Commits in memory; any batch holding a poison record is refused whole."""
 
     def __init__(self, poison: set[int]) -> None:
-        super().__init__(connect=self._no_connection)
+        super().__init__(pool=NoPool())
         self.poison = poison
         self.stored: list[int] = []
-
-    @staticmethod
-    async def _no_connection() -> Any:
-        raise AssertionError("no database in this test")
 
     async def commit(self, records: Sequence[RunRecord]) -> int:
         bad = [r[0] for r in records if r[0] in self.poison]

@@ -9,12 +9,13 @@ from decimal import Decimal
 
 import pytest
 
+from runtally.backoff import Backoff
 from runtally.events import RunEvent, parse_event
-from runtally.ingest.backoff import Backoff
 from runtally.ingest.batch import Batch
 from runtally.ingest.decode import Rejection, Window, decode_entry
 from runtally.ingest.metrics import reason_kind
-from runtally.ingest.store import describe_db_error, priced_record
+from runtally.ingest.prepare import priced_record
+from runtally.ingest.store import describe_db_error
 from runtally.store.writes import COLUMNS, dedupe, hour_of, touched_hours
 from runtally.stream import DeadLetter, Entry, dead_fields, id_key, next_id
 from tests.ingest_support import FixedPrices, event_dict, malformed_corpus, payload

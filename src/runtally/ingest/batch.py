@@ -16,7 +16,7 @@ from runtally.stream import Entry
 
 @dataclass
 class Batch:
-    """Entries of one batch, in delivery order, with the ids they carry."""
+    """Entries of one batch, in delivery order."""
 
     max_size: int
     max_wait_s: float
@@ -49,10 +49,6 @@ class Batch:
         if not self.entries:
             return False
         return self.room == 0 or self.remaining_s(now) <= 0
-
-    @property
-    def ids(self) -> list[str]:
-        return [e.id for e in self.entries]
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from runtally.config import Settings
@@ -26,7 +27,7 @@ def ingest() -> None:
     asyncio.run(serve(Settings()))
 
 
-def _with_redis(work: Callable[[object, Settings], Awaitable[T]]) -> T:
+def _with_redis(work: Callable[[Redis, Settings], Awaitable[T]]) -> T:
     settings = Settings()
 
     async def main() -> T:
@@ -79,7 +80,7 @@ def dead_replay(
 ) -> None:
     """Re-publish dead entries' original payloads to the stream and remove them."""
 
-    async def work(client: object, settings: Settings) -> deadletter.ReplayResult:
+    async def work(client: Redis, settings: Settings) -> deadletter.ReplayResult:
         chosen = await deadletter.select_dead(
             client, settings, ids or [], everything, reason_contains
         )

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+
 from runtally.config import Settings
 from runtally.errors import UserError
 
@@ -67,7 +69,7 @@ def parse_dead(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadEntry:
     )
 
 
-async def list_dead(client: Any, settings: Settings, limit: int | None = None) -> list[DeadEntry]:
+async def list_dead(client: Redis, settings: Settings, limit: int | None = None) -> list[DeadEntry]:
     """Dead entries, oldest first (at most ``limit``)."""
     out: list[DeadEntry] = []
     start = "-"
@@ -89,7 +91,7 @@ class ReplayResult:
 
 
 async def select_dead(
-    client: Any,
+    client: Redis,
     settings: Settings,
     ids: Sequence[str],
     everything: bool,
@@ -113,7 +115,7 @@ async def select_dead(
     return chosen
 
 
-async def replay(client: Any, settings: Settings, entries: Sequence[DeadEntry]) -> ReplayResult:
+async def replay(client: Redis, settings: Settings, entries: Sequence[DeadEntry]) -> ReplayResult:
     """Re-publish each entry's original ``data`` to the main stream and delete it from the dead one.
 
     Entries without a ``data`` field cannot be replayed and are left in place.

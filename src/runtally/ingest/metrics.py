@@ -7,6 +7,9 @@ are served by the API's ``/metrics``; these are the per-process ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 
@@ -24,51 +27,45 @@ def reason_kind(reason: str) -> str:
     return {"invalid event": "invalid", "data is not utf-8": "encoding"}.get(head, "other")
 
 
+_BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# attribute → (kind, metric name, help, label names)
+_SPECS: dict[str, tuple[Callable[..., object], str, str, tuple[str, ...]]] = {
+    "stored": (Counter, "events_stored", "Rows newly stored by this process", ()),
+    "duplicates": (Counter, "duplicates",
+                   "Entries whose event was already stored (redeliveries, re-publishes)", ()),
+    "dead": (Counter, "dead_lettered",
+             "Entries moved to the dead-letter stream, by reason kind", ("kind",)),
+    "batches": (Counter, "batches", "Batches committed", ()),
+    "batch_seconds": (partial(Histogram, buckets=_BATCH_BUCKETS), "batch_seconds",
+                      "Time from a batch closing to its acknowledgement", ()),
+    "retries": (Counter, "retries",
+                "Retries after a failure, by edge (postgres, redis) or row isolation", ("edge",)),
+    "claimed": (Counter, "claimed", "Idle entries taken over from other consumers", ()),
+    "trimmed": (Counter, "trimmed", "Entries trimmed from the stream", ()),
+    "lag": (Gauge, "stream_lag", "Entries not yet delivered to the group", ()),
+    "pending": (Gauge, "group_pending", "Entries delivered but not acknowledged", ()),
+}  # fmt: skip
+
+
 class IngestMetrics:
-    """Counters, gauges and the batch latency histogram of this process."""
+    """Counters, gauges and the batch latency histogram of this process (``_SPECS``)."""
+
+    stored: Counter
+    duplicates: Counter
+    dead: Counter
+    batches: Counter
+    batch_seconds: Histogram
+    retries: Counter
+    claimed: Counter
+    trimmed: Counter
+    lag: Gauge
+    pending: Gauge
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.stored = Counter(
-            "runtally_ingest_events_stored", "Rows newly stored by this process", registry=r
-        )
-        self.duplicates = Counter(
-            "runtally_ingest_duplicates",
-            "Entries whose event was already stored (redeliveries, re-publishes)",
-            registry=r,
-        )
-        self.dead = Counter(
-            "runtally_ingest_dead_lettered",
-            "Entries moved to the dead-letter stream, by reason kind",
-            ["kind"],
-            registry=r,
-        )
-        self.batches = Counter("runtally_ingest_batches", "Batches committed", registry=r)
-        self.batch_seconds = Histogram(
-            "runtally_ingest_batch_seconds",
-            "Time from a batch closing to its acknowledgement",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=r,
-        )
-        self.retries = Counter(
-            "runtally_ingest_retries",
-            "Retries after a failure, by edge (postgres, redis) or row isolation",
-            ["edge"],
-            registry=r,
-        )
-        self.claimed = Counter(
-            "runtally_ingest_claimed", "Idle entries taken over from other consumers", registry=r
-        )
-        self.trimmed = Counter(
-            "runtally_ingest_trimmed", "Entries trimmed from the stream", registry=r
-        )
-        self.lag = Gauge(
-            "runtally_ingest_stream_lag", "Entries not yet delivered to the group", registry=r
-        )
-        self.pending = Gauge(
-            "runtally_ingest_group_pending", "Entries delivered but not acknowledged", registry=r
-        )
+        for attr, (kind, name, doc, labels) in _SPECS.items():
+            metric = kind(f"runtally_ingest_{name}", doc, labels, registry=self.registry)
+            setattr(self, attr, metric)
 
     def serve(self, port: int) -> None:
         """Serve ``/metrics`` on ``port`` from a background thread."""

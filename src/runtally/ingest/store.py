@@ -1,11 +1,12 @@
-"""Store step: commit one batch of rows, isolating rows Postgres rejects.
+"""Store step's edge: commit one batch of rows, isolating rows Postgres rejects.
 
-``BatchStore.commit`` stores a batch in one transaction (``store.writes.insert_runs``)
-and sorts failures in two kinds, because they need opposite answers:
+``BatchStore.commit`` stores a batch in one transaction (``store.writes.insert_runs``) on
+a connection of an asyncpg pool, and sorts failures in two kinds, because they need
+opposite answers:
 
 * ``StoreUnavailable``: Postgres unreachable, restarting, or any failure that is not
   about the data. Nothing was stored; the caller keeps the entries pending and retries
-  the same batch later. The connection is dropped and made again on the next call.
+  the same batch later. The connection is dropped; the pool makes a new one when needed.
 * a row error (a value Postgres refuses, e.g. a NUL character in text): retrying cannot
   help. ``commit_isolating`` bisects the batch so every good row is committed and only
   the poison rows are returned, each with the database's message.
@@ -15,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
 
-from runtally.events import RunEvent
-from runtally.store.writes import RunRecord, insert_runs, run_record
+from runtally.store.protocols import Connection, Pool
+from runtally.store.writes import RunRecord, insert_runs
 
 # Errors caused by the values of some row: the same rows fail every time.
 ROW_ERRORS: tuple[type[BaseException], ...] = (
@@ -33,18 +33,10 @@ ROW_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class Pricer(Protocol):
-    """``runtally.pricing.PriceTable``: (cost or None when unpriced, table version)."""
+class PooledConnection(Connection, Protocol):
+    """A pool's connection, which can also be dropped at once (``asyncpg`` terminate)."""
 
-    def cost(self, event: RunEvent) -> tuple[Decimal | None, str | None]: ...
-
-
-def priced_record(event: RunEvent, prices: Pricer) -> RunRecord:
-    """The row of ``event`` with its cost: as sent, else from the price table, else NULL."""
-    if event.cost_usd is not None:
-        return run_record(event, event.cost_usd, "event", None)
-    cost, version = prices.cost(event)
-    return run_record(event, cost, None if cost is None else "price_table", version)
+    def terminate(self) -> None: ...
 
 
 class StoreUnavailable(Exception):
@@ -69,52 +61,45 @@ class Isolated:
     rejected: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass
-class _Slot:
-    conn: Any = None
-
-
 class BatchStore:
-    """Commits batches through up to ``size`` connections made by ``connect``.
+    """Commits batches through the connections of ``pool`` (its size bounds concurrency).
 
-    A connection that failed for any reason but a row error is dropped and made again
-    on its next use. ``size`` bounds how many commits run at once.
+    A connection that failed for any reason but a row error is terminated before it goes
+    back to the pool, which then replaces it on a later acquire.
     """
 
-    def __init__(self, connect: Callable[[], Awaitable[Any]], size: int = 1) -> None:
-        self._connect = connect
-        self._all = [_Slot() for _ in range(size)]
-        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
-        for slot in self._all:
-            self._idle.put_nowait(slot)
+    def __init__(self, pool: Pool, close_timeout_s: float = 5.0) -> None:
+        self.pool = pool
+        self.close_timeout_s = close_timeout_s
 
     async def close(self) -> None:
-        for slot in self._all:
-            conn, slot.conn = slot.conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
+        """Close the pool; a server that does not answer within the timeout is not waited for."""
+        with contextlib.suppress(Exception):  # closing must not fail a shutdown
+            await asyncio.wait_for(self.pool.close(), self.close_timeout_s)
 
     async def commit(self, records: Sequence[RunRecord]) -> int:
         """Store ``records`` in one transaction; how many were new.
 
         Raises ``RowRejected`` or ``StoreUnavailable``; in both cases nothing was stored.
         """
-        slot = await self._idle.get()
         try:
-            if slot.conn is None or slot.conn.is_closed():
-                slot.conn = await self._connect()
-            return await insert_runs(slot.conn, records)
+            async with self.pool.acquire() as conn:
+                return await self._insert(conn, records)
+        except RowRejected:
+            raise
+        except Exception as exc:  # unreachable, restarting, schema missing...: retry later
+            raise StoreUnavailable(describe_db_error(exc)) from exc
+
+    @staticmethod
+    async def _insert(conn: PooledConnection, records: Sequence[RunRecord]) -> int:
+        try:
+            return await insert_runs(conn, records)
         except ROW_ERRORS as exc:
             raise RowRejected(describe_db_error(exc)) from exc
-        except Exception as exc:  # unreachable, restarting, schema missing...: retry later
-            conn, slot.conn = slot.conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.terminate()
-            raise StoreUnavailable(describe_db_error(exc)) from exc
-        finally:
-            self._idle.put_nowait(slot)
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.terminate()  # a broken connection must not be handed out again
+            raise
 
     async def commit_isolating(self, records: Sequence[RunRecord]) -> Isolated:
         """Commit every row Postgres accepts; return the rejected ones by position.

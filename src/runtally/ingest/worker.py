@@ -21,8 +21,9 @@ from runtally.config import Settings
 from runtally.errors import safe_url
 from runtally.ingest.consumer import Consumer, utc_now
 from runtally.ingest.metrics import IngestMetrics
-from runtally.ingest.store import BatchStore, Pricer
-from runtally.store.engine import connect
+from runtally.ingest.prepare import Pricer
+from runtally.ingest.store import BatchStore
+from runtally.store.engine import create_pool
 from runtally.stream import EventStream
 
 log = logging.getLogger("runtally.ingest")
@@ -53,20 +54,15 @@ async def open_consumer(
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[Consumer]:
     """A consumer on the Redis and Postgres of ``settings``; closes its edges on exit."""
-    client = redis_client(settings)
-    store = BatchStore(lambda: connect(settings), settings.store_concurrency)
-    try:
-        yield Consumer(
-            settings,
-            EventStream(client, settings),
-            store,
-            prices or load_prices(settings),
-            metrics,
-            clock,
-        )
-    finally:
-        await store.close()
-        await client.aclose()
+    async with contextlib.AsyncExitStack() as edges:
+        client = redis_client(settings)
+        edges.push_async_callback(client.aclose)
+        # min_size 0: the pool connects on first use, so ingest starts while Postgres is down.
+        pool = await create_pool(settings, min_size=0, max_size=settings.store_concurrency)
+        store = BatchStore(pool)
+        edges.push_async_callback(store.close)
+        stream = EventStream(client, settings)
+        yield Consumer(settings, stream, store, prices or load_prices(settings), metrics, clock)
 
 
 def tune_gc() -> None:

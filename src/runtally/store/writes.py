@@ -19,6 +19,7 @@ from typing import Any
 
 from runtally.events import RunEvent
 from runtally.store.dirty import mark_hours
+from runtally.store.protocols import Connection
 
 COLUMNS = (
     "event_id", "project", "agent", "model", "started_at", "ended_at", "duration_ms",
@@ -127,7 +128,7 @@ def _inserted(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def insert_runs(conn: Any, records: Sequence[RunRecord]) -> int:
+async def insert_runs(conn: Connection, records: Sequence[RunRecord]) -> int:
     """Store ``records`` idempotently in one transaction; returns how many were new.
 
     ``conn`` is an asyncpg connection with the JSON codecs of ``store.engine``.

@@ -1,27 +1,20 @@
-"""The Redis edge of ingest: one consumer of one group on the run-event stream.
-
-Everything the ingest worker asks of Redis goes through ``EventStream``, so the
-at-least-once rules live in one place:
-
-* an entry is acknowledged only through ``ack`` (after its rows committed) or
-  ``dead_letter`` (after its dead-letter copy is written, in the same MULTI);
-* entries of dead consumers come back through ``claim_idle`` with their delivery count;
-* ``trim`` removes only entries every group has acknowledged.
+"""The ``Stream`` protocol on Redis: one consumer of one group on the run-event stream.
 
 Entry payloads are kept as bytes (the client must not decode responses), so a dead
-letter preserves exactly what the publisher sent.
+letter preserves exactly what the publisher sent. Acknowledging and dead-lettering are
+each one atomic Redis call (a MULTI, a Lua script).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from runtally.config import Settings
+from runtally.stream.entries import DeadLetter, Entry, dead_fields, id_key, next_id
 
 # XAUTOCLAIM scans the PEL in pages; one claim pass stops after this many pages so a huge
 # backlog of idle entries is taken over batch by batch, not all at once.
@@ -47,61 +40,8 @@ return dead
 """
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One stream entry as delivered to this consumer.
-
-    ``deliveries`` is how many times the group has delivered it (1 for a first read).
-    """
-
-    id: str
-    fields: dict[bytes, bytes]
-    deliveries: int = 1
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """An entry given up on, with the reason written next to its original payload."""
-
-    entry: Entry
-    reason: str
-
-
-def _text(value: Any) -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def next_id(stream_id: str) -> str:
-    """The smallest stream id greater than ``stream_id`` (``"5-3"`` → ``"5-4"``)."""
-    ms, _, seq = stream_id.partition("-")
-    return f"{ms}-{int(seq or 0) + 1}"
-
-
-def id_key(stream_id: str) -> tuple[int, int]:
-    """Sort key of a stream id (ids compare numerically, not as text)."""
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def dead_fields(letter: DeadLetter, consumer: str, now: datetime) -> dict[bytes, bytes]:
-    """Fields of the dead-letter entry: original payload (bytes as sent), reason, origin.
-
-    ``data`` is the original ``data`` field when there was one; any other original field
-    ``k`` is kept as ``orig:k`` so nothing the publisher sent is lost.
-    """
-    fields: dict[bytes, bytes] = {}
-    for key, value in letter.entry.fields.items():
-        fields[key if key == b"data" else b"orig:" + key] = value
-    fields.update(
-        {
-            b"reason": letter.reason.encode(),
-            b"source_id": letter.entry.id.encode(),
-            b"deliveries": str(letter.entry.deliveries).encode(),
-            b"dead_at": now.isoformat().encode(),
-            b"consumer": consumer.encode(),
-        }
-    )
-    return fields
 
 
 class EventStream:
@@ -110,13 +50,14 @@ class EventStream:
     ``client`` is a ``redis.asyncio.Redis`` created with ``decode_responses=False``.
     """
 
-    def __init__(self, client: Any, settings: Settings) -> None:
+    def __init__(self, client: Redis, settings: Settings) -> None:
         self.client = client
         self.stream = settings.stream
         self.dead_stream = settings.dead_stream
         self.group = settings.group
         self.consumer = settings.consumer
         self.stats_key = settings.stats_key
+        self._dead_letter_script = client.register_script(DEAD_LETTER_LUA)
 
     async def ensure_group(self) -> bool:
         """Create the consumer group (and the stream) unless it exists; True if created.
@@ -210,14 +151,14 @@ class EventStream:
         """
         if not letters:
             return 0
-        args: list[Any] = [self.group]
+        args: list[bytes | str | int] = [self.group]
         for letter in letters:
             fields = dead_fields(letter, self.consumer, now)
             args += [letter.entry.id, len(fields)]
             for name, value in fields.items():
                 args += [name, value]
         keys = [self.stream, self.dead_stream, self.stats_key]
-        return int(await self.client.eval(DEAD_LETTER_LUA, len(keys), *keys, *args))
+        return int(await self._dead_letter_script(keys, args))
 
     async def safe_trim_id(self) -> str | None:
         """The smallest id some group has not acknowledged yet (None: trim nothing).
@@ -257,8 +198,3 @@ class EventStream:
                 lag = info.get("lag")
                 return (None if lag is None else int(lag)), int(info["pending"])
         return None, 0
-
-
-def entry_ids(entries: Iterable[Entry]) -> list[str]:
-    """The ids of ``entries``, in order."""
-    return [e.id for e in entries]
