@@ -29,6 +29,8 @@ from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
 
+PREVIOUS = "0004_alerts"  # the revision 0006_local_time follows here (re-chained at merges)
+
 START = datetime(2026, 3, 8, 5, 40, tzinfo=UTC)  # 3 hours across the New York DST change
 OLD_HOUR = datetime(2025, 12, 1, 9, tzinfo=UTC)  # rolled long ago; its raw rows are gone
 OLD_DAY = OLD_HOUR.replace(hour=0)
@@ -99,7 +101,7 @@ def test_upgrade_marks_raw_hours_then_quarters_roll_up_and_downgrade_drops_them(
     pg_server.psql('CREATE DATABASE "migrate06"')
     dsn = pg_server.dsn("migrate06")
     settings = Settings(database_url=dsn)
-    upgrade(settings, "0002")
+    upgrade(settings, PREVIOUS)
     runs = kit.make_runs(6_000, START, 3, seed=60)
     asyncio.run(seed(dsn, runs))
     raw_hours = {kit.hour_of(r.started_at) for r in runs}
@@ -109,7 +111,7 @@ def test_upgrade_marks_raw_hours_then_quarters_roll_up_and_downgrade_drops_them(
     assert asyncio.run(markers(dsn)) == raw_hours
     asyncio.run(roll_and_check(settings, runs))
 
-    command.downgrade(alembic_config(settings), "0002")
+    command.downgrade(alembic_config(settings), PREVIOUS)
     tables = pg_server.psql(
         "SELECT to_regclass('rollup_q15') IS NULL, count(*) FROM rollup_hourly", "migrate06"
     )
