@@ -4,8 +4,10 @@ SQL over the raw rows (``aggregate_raw``: one scan, as the API would do without 
 Rows are generated in SQL straight into ``agent_runs`` (``bench.sqlgen``), every hour is
 marked dirty and ``run_pending`` rolls them up once; then a real ``runtally api``
 (uvicorn) answers ``/v1/summary`` and ``/v1/timeseries?granularity=hour`` for
-``[now − 30 d, now)`` — unaligned edges, so each answer also reads two partial hours of
-raw rows — timed from a client on the same machine (HTTP included).
+``[now − 30 d, now)`` — unaligned edges, so each answer also reads up to two partial
+quarter hours of raw rows — timed from a client on the same machine (HTTP included), and
+30-day daily series in UTC, America/New_York and Asia/Kolkata (local days merged from
+hourly and quarter-hour rows).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ENDPOINT_BUDGET_S = 20.0  # stop timing an endpoint after this long (at least MI
 MIN_REQUESTS = 10
 WARMUP_REQUESTS = 3
 AGGREGATE_RAW_HOURLY_MAX = 1_000_000  # above this, only plain SQL answers hourly over raw
+ZONES = ("UTC", "America/New_York", "Asia/Kolkata")  # daily series in each
 
 
 def run(ctx: BenchContext) -> None:
@@ -217,6 +220,11 @@ def _api_times(
         # Other grouping sets, for scale (no raw limit measured for these):
         "summary_agent": ("/v1/summary", {"agent": AGENTS[0]}),
         "breakdown_model": ("/v1/breakdown", {"by": "model"}),
+        # Local days (issue 15): merged from hourly and quarter-hour rows, beside UTC days.
+        **{
+            f"daily_{zone}": ("/v1/timeseries", {"granularity": "day", "tz": zone})
+            for zone in ZONES
+        },
     }
     with httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
@@ -263,6 +271,7 @@ def _record(ctx: BenchContext, api: dict[str, Any], raw: dict[str, Any], n: int)
         for q in (0.5, 0.95):
             value = percentile(api[label], q) * 1000
             ctx.record(Figure(NAME, f"{text} p{int(q * 100)}", value, "ms"))
+    _record_daily(ctx, api)
     for label in ("summary", "timeseries"):
         raw_ms = raw[label] * 1000
         limit = Limit(f"raw scan of {n:,} rows", raw_ms, "ms")
@@ -296,4 +305,26 @@ def _record(ctx: BenchContext, api: dict[str, Any], raw: dict[str, Any], n: int)
         f"the faster of `aggregate_raw` and a plain SQL GROUP BY over the same range "
         f"(summary: one bucket with distinct users and sessions; timeseries: hourly buckets), "
         f"each the faster of two runs on a warm cache.",
+    )
+
+
+def _record_daily(ctx: BenchContext, api: dict[str, Any]) -> None:
+    """30-day daily series per zone: p50/p95, and every run counted once in each."""
+    for zone in ZONES:
+        label = f"daily_{zone}"
+        for q in (0.5, 0.95):
+            value = percentile(api[label], q) * 1000
+            text = f"/v1/timeseries?granularity=day&tz={zone} p{int(q * 100)}"
+            ctx.record(Figure(NAME, text, value, "ms"))
+        if api[f"{label}_runs"] != api["summary_runs"]:
+            ctx.note(
+                NAME,
+                f"MISMATCH: the {zone} daily series counted {api[f'{label}_runs']:,} runs, "
+                f"the summary {api['summary_runs']:,}.",
+            )
+    ctx.note(
+        NAME,
+        "daily series: local days of America/New_York and Asia/Kolkata (30 local midnights "
+        "inside the range) are merged from hourly and quarter-hour rows; UTC days from daily "
+        "rows. Each series' runs equal the summary's.",
     )
