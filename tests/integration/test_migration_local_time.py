@@ -1,4 +1,4 @@
-"""Migration 0006 on a database holding raw runs and rollups: ``rollup_q15`` appears,
+"""Migration 0005_local_time on a database holding raw runs and rollups: ``rollup_q15`` appears,
 every hour with raw rows is marked dirty, and the next rollup derives its quarter rows
 equal to ground truth from the runs; downgrade drops the table and keeps the rest;
 up again works the same."""
@@ -29,7 +29,7 @@ from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
 
-PREVIOUS = "0004_alerts"  # the revision 0006_local_time follows here (re-chained at merges)
+PREVIOUS = "0004_alerts"  # the revision 0005_local_time follows here (re-chained at merges)
 
 START = datetime(2026, 3, 8, 5, 40, tzinfo=UTC)  # 3 hours across the New York DST change
 OLD_HOUR = datetime(2025, 12, 1, 9, tzinfo=UTC)  # rolled long ago; its raw rows are gone

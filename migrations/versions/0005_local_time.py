@@ -15,7 +15,7 @@ exact meanwhile. Hours whose raw rows retention already dropped get no quarter r
 every rolled hour still had raw rows), and readers refuse to cut hours before it at
 quarter hours (a 422, not a silently short answer).
 
-Revision ID: 0006_local_time
+Revision ID: 0005_local_time
 Revises: 0004_alerts
 Create Date: 2026-12-01
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006_local_time"
+revision = "0005_local_time"
 down_revision = "0004_alerts"
 branch_labels = None
 depends_on = None
