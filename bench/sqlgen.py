@@ -2,7 +2,9 @@
 
 Rows go straight into ``agent_runs`` (no stream, no Python per row) with the same shape
 as ingested events: 8 agents, 5 models, 5% errors of 3 types, lognormal durations
-(median ~1.1 s), token counts with cached tokens, 1,000 users, 5,000 sessions, a price.
+(median ~1.1 s), token counts with cached tokens, 1,000 users, 5,000 sessions, a price,
+tags ``environment`` (prod 70%, staging 20%, dev 10%: a key rolled up by default) and
+``region`` (3 values).
 ``event_id`` is time-ordered like the SDK's UUIDv7 (48-bit ms timestamp first), so the
 primary key grows at its right edge as in production.
 """
@@ -19,6 +21,10 @@ from bench.data import AGENTS, MODELS, PROJECT
 from runtally.config import Settings
 from runtally.store.dirty import mark_days, mark_hours
 from runtally.store.engine import connect
+
+# Weighted: a tag breakdown has unequal rows, as in production.
+ENVIRONMENTS = ("prod",) * 7 + ("staging",) * 2 + ("dev",)
+REGIONS = ("eu", "us", "ap")
 
 INSERT_SQL = f"""
 INSERT INTO agent_runs (
@@ -37,7 +43,9 @@ SELECT
     it, ot, it / 3, 0, least(d, 50 + r3 * 350),
     (it * 2.5 + ot * 10) / 1e6, 'price_table', 'bench',
     NULL, 's-' || (i % 5000), 'u-' || ((i * 7919) % 1000),
-    '{{"env": "prod"}}'::jsonb
+    jsonb_build_object(
+        'environment', (ARRAY{list(ENVIRONMENTS)!r})[1 + ((i * 31) % {len(ENVIRONMENTS)})],
+        'region', (ARRAY{list(REGIONS)!r})[1 + ((i / 3) % {len(REGIONS)})])
 FROM (
     SELECT i, $1::timestamptz + make_interval(secs => i * $2::float8) AS ts,
            exp(7.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS d,

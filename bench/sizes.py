@@ -1,0 +1,51 @@
+"""Event counts given on the command line (``--events 10M``) and the disk they need.
+
+The api benchmark stores its rows three times: Postgres's raw table with its index and
+rollups, ClickHouse's compressed MergeTree copy, and one day of exported text at a time.
+``BYTES_PER_EVENT`` was measured on a 300k-event run (see BENCHMARKS.md's api notes,
+which print the measured figure of every run) and rounded up.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+POSTGRES_BYTES_PER_EVENT = 700  # agent_runs heap + primary key + (project, started_at) index
+CLICKHOUSE_BYTES_PER_EVENT = 120  # compressed columns
+EXPORT_BYTES_PER_EVENT = 250 / 30  # one day of 30 exported as text at a time
+MARGIN = 1.25
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+
+
+def parse_events(text: str) -> int:
+    """``300k``, ``1M``, ``2.5M`` or ``1000000`` as a count; ValueError otherwise."""
+    match = _SIZE.match(text.replace("_", "").replace(",", ""))
+    if match is None:
+        raise ValueError(f"not an event count: {text!r} (examples: 300k, 1M, 50M, 2000000)")
+    number, unit = match.groups()
+    count = int(float(number) * {"": 1, "k": 1_000, "m": 1_000_000}[unit.lower()])
+    if count < 1_000:
+        raise ValueError(f"at least 1k events, not {count:,}")
+    return count
+
+
+def bytes_needed(events: int, peer: bool) -> int:
+    per_event = POSTGRES_BYTES_PER_EVENT + (
+        CLICKHOUSE_BYTES_PER_EVENT + EXPORT_BYTES_PER_EVENT if peer else 0
+    )
+    return int(events * per_event * MARGIN)
+
+
+def disk_refusal(folder: Path, events: int, peer: bool) -> str | None:
+    """Why ``events`` do not fit in ``folder``'s free disk, or None when they do."""
+    need = bytes_needed(events, peer)
+    free = shutil.disk_usage(folder).free
+    if need <= free:
+        return None
+    return (
+        f"{events:,} events need about {need / 1e9:,.1f} GB of free disk under {folder} "
+        f"(Postgres{' + ClickHouse' if peer else ''}, with a {MARGIN:g}x margin); "
+        f"only {free / 1e9:,.1f} GB is free. Free some space or choose fewer --events."
+    )
