@@ -226,9 +226,11 @@ async def _truths(stack: Stack, r: Run) -> None:
     began = time.perf_counter()
     try:
         # A hash join of the rows with their groups' sizes: a nested loop over hundreds of
-        # groups (the planner's pick at small sizes) takes minutes at millions of rows.
+        # groups (the planner's pick at small sizes) takes minutes at millions of rows. No
+        # JIT: the join's row estimate is wildly high, and compiling took 12 s per query.
         await conn.execute(
-            "SET work_mem = '256MB'; SET enable_nestloop = off; SET enable_mergejoin = off"
+            "SET work_mem = '256MB'; SET enable_nestloop = off; SET enable_mergejoin = off; "
+            "SET jit = off"
         )
         for q in QUESTIONS:
             r.truths[q.label] = await truth(conn, q, r.start, r.end)
