@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from runtally.api import errors
 from runtally.api.deps import Resources
-from runtally.api.routes import aggregates, ops, otlp, runs
+from runtally.api.routes import ops, otlp, v1
 from runtally.config import Settings
 from runtally.store.engine import create_pool
 
@@ -54,8 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(ops.router)
-    app.include_router(aggregates.router)
-    app.include_router(runs.router)
+    app.include_router(v1.router)
     app.include_router(otlp.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 

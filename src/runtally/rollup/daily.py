@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from runtally.cube import GroupKey, cube
 from runtally.rollup.rows import DAY, lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
+from runtally.store.protocols import Connection, Pool
 from runtally.tally import Tally
 
 TABLE = "rollup_daily"
@@ -43,7 +43,7 @@ def merge_day(day: datetime, hourly: dict[GroupKey, Tally]) -> dict[GroupKey, Ta
     return dict(merged)
 
 
-async def roll_day(conn: Any, project: str, day: datetime) -> tuple[Outcome, int]:
+async def roll_day(conn: Connection, project: str, day: datetime) -> tuple[Outcome, int]:
     """Recompute one day from its hourly rows; returns the outcome and rows written."""
     async with conn.transaction():
         if not await conn.fetchval(
@@ -75,7 +75,7 @@ async def roll_day(conn: Any, project: str, day: datetime) -> tuple[Outcome, int
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
-async def roll_days(pool: Any, limit: int) -> RollStats:
+async def roll_days(pool: Pool, limit: int) -> RollStats:
     """One pass: roll up to ``limit`` dirty days whose hours are all clean."""
     stats = RollStats()
     async with pool.acquire() as conn:

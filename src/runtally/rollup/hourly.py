@@ -24,20 +24,21 @@ are replaced, never added to, so the rollup is idempotent.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from runtally.cube import cube
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
-from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
+from runtally.store.protocols import Connection, Pool
+from runtally.store.selection import Selection
 
 TABLE = "rollup_hourly"
 
 
 async def dirty_hours(
-    conn: Any, limit: int, before: datetime | None = None
+    conn: Connection, limit: int, before: datetime | None = None
 ) -> list[tuple[str, datetime]]:
     """Up to ``limit`` dirty (project, hour) pairs, oldest hour first."""
     if before is None:
@@ -54,7 +55,7 @@ async def dirty_hours(
     return [(row["project"], row["hour"]) for row in rows]
 
 
-async def roll_hour(conn: Any, project: str, hour: datetime) -> tuple[Outcome, int]:
+async def roll_hour(conn: Connection, project: str, hour: datetime) -> tuple[Outcome, int]:
     """Recompute one hour (steps 1-5 above); returns the outcome and rows written."""
     async with conn.transaction():
         locked = await conn.fetchval(
@@ -70,7 +71,7 @@ async def roll_hour(conn: Any, project: str, hour: datetime) -> tuple[Outcome, i
         )
         if seq is None:
             return Outcome.SKIPPED, 0
-        tallies = await aggregate_raw(conn, RawFilter(project, hour, hour + HOUR), bucket="hour")
+        tallies = await aggregate_raw(conn, Selection(project, hour, hour + HOUR), bucket="hour")
         written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(
@@ -82,7 +83,7 @@ async def roll_hour(conn: Any, project: str, hour: datetime) -> tuple[Outcome, i
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
-async def roll_hours(pool: Any, limit: int, before: datetime | None = None) -> RollStats:
+async def roll_hours(pool: Pool, limit: int, before: datetime | None = None) -> RollStats:
     """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given)."""
     stats = RollStats()
     async with pool.acquire() as conn:

@@ -25,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from runtally.api.deps import Resources, bearer, get_resources
 from runtally.api.errors import ERROR_RESPONSES, ApiError, error_response, unauthorized
 from runtally.api.keys import verify_key, well_formed
+from runtally.api.params import refuse_undeclared
 from runtally.api.schemas import ErrorBody
 from runtally.config import Settings
 from runtally.otel import decode, intake
@@ -134,6 +135,7 @@ async def export_traces(
         project = await project_of(resources.pool, credentials)
     except _POSTGRES_DOWN:
         return unavailable(settings, "the database")
+    refuse_undeclared(request)  # OTLP declares no query parameters: a typo is an error
     headers = request.headers
     try:
         decode.media_type(headers.get("content-type"))
