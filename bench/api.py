@@ -337,8 +337,10 @@ def _record_notes(ctx: BenchContext, r: Run) -> None:
         f"Postgres's exact raw aggregations (two scans, exact percentiles; not a peer, the "
         f"truth): {pg}.",
     )
-    per_m = ", ".join(f"{k} {v / r.events * 1e6:,.1f} s" for k, v in r.phases.items())
-    ctx.note(NAME, f"phase times per million events (for planning larger runs): {per_m}.")
+    per_m = ", ".join(
+        f"{k} {v:,.0f} s ({v / r.events * 1e6:,.1f} s per million)" for k, v in r.phases.items()
+    )
+    ctx.note(NAME, f"phase times (for planning larger runs): {per_m}.")
     ctx.note(
         NAME,
         "Timing: each question after 1-3 warm-up answers, then up to "
