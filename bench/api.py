@@ -330,7 +330,27 @@ def _record_exactness(ctx: BenchContext, q: Question, r: Run, answer: apiclient.
     return 0
 
 
+def _record_peer_wins(ctx: BenchContext, r: Run) -> None:
+    """Name every question the ClickHouse scan answered faster than runtally."""
+    wins = []
+    for q in QUESTIONS:
+        ours, theirs = r.api[q.label], r.peer.get(q.label)
+        if ours.unavailable or theirs is None:
+            continue
+        ratio = percentile(theirs.times, 0.5) / percentile(ours.times, 0.95)
+        if ratio < 1:
+            wins.append(f"{q.label} ({ratio:.2f}x)")
+    if r.peer:
+        ctx.note(
+            NAME,
+            f"At {r.events:,} events ClickHouse's scan was faster than runtally's p95 on: "
+            + (", ".join(wins) if wins else "no question")
+            + ".",
+        )
+
+
 def _record_notes(ctx: BenchContext, r: Run) -> None:
+    _record_peer_wins(ctx, r)
     pg = ", ".join(f"{q.label} {r.truths[q.label].seconds * 1000:,.0f} ms" for q in QUESTIONS)
     ctx.note(
         NAME,
