@@ -14,7 +14,7 @@ from pathlib import Path
 
 POSTGRES_BYTES_PER_EVENT = 700  # raw table, its 2 indexes, rollups (550 measured at 1M)
 CLICKHOUSE_BYTES_PER_EVENT = 200  # compressed columns (166 measured at 1M)
-EXPORT_BYTES_PER_EVENT = 250 / 30  # one day of 30 exported as text at a time
+EXPORT_BYTES_PER_EVENT = 2 * 250 / 30  # two days of 30 exported as text at a time
 MARGIN = 1.25
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
