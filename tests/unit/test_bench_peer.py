@@ -184,3 +184,27 @@ def test_the_command_line_refuses_a_bad_size_and_a_size_the_disk_cannot_hold(
     assert huge.returncode == 1
     assert "free disk" in huge.stderr
     assert "Traceback" not in huge.stderr + huge.stdout
+
+
+def _client(status: int, body: dict[str, Any]) -> Any:
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    return httpx.Client(base_url="http://bench", transport=httpx.MockTransport(answer))
+
+
+def test_a_question_this_build_cannot_answer_is_named_with_the_api_s_reason() -> None:
+    from bench.apiclient import _probe
+
+    tag = BY_LABEL["breakdown by tag:environment"]
+    refused = {"error": "invalid_request", "message": "by: Input should be 'agent'"}
+    with _client(422, refused) as client:
+        assert "answered 422" in _probe(client, tag, tag.params)
+        assert "Input should be" in _probe(client, tag, tag.params)
+    ny = BY_LABEL["daily series America/New_York"]
+    with _client(200, _points("2026-03-07T00:00:00Z")) as client:
+        assert "ignored tz=America/New_York" in _probe(client, ny, ny.params)
+    with _client(200, _points("2026-03-07T05:00:00Z")) as client:  # NY midnight (EST)
+        assert _probe(client, ny, ny.params) == ""
