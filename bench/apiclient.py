@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from bench.clickhouse import Peer
-from bench.questions import QUESTIONS, Question, local_buckets
+from bench.questions import API_ONLY, QUESTIONS, Question, local_buckets
 
 BUDGET_S = 20.0
 MIN_ANSWERS = 10
@@ -83,6 +83,9 @@ def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int) -
                 out[q.label] = Answer(unavailable=why)
                 continue
             out[q.label] = timed(partial(_get, client, q.path, params), repeats)
+        for extra in API_ONLY:
+            params = {**span, **extra.params}
+            out[extra.label] = timed(partial(_get, client, extra.path, params), repeats)
     return out
 
 

@@ -3,8 +3,7 @@
 Rows go straight into ``agent_runs`` (no stream, no Python per row) with the same shape
 as ingested events: 8 agents, 5 models, 5% errors of 3 types, lognormal durations
 (median ~1.1 s), token counts with cached tokens, 1,000 users, 5,000 sessions, a price,
-tags ``environment`` (prod 70%, staging 20%, dev 10%: a key rolled up by default) and
-``region`` (3 values).
+five tag keys (environment, release, customer: 500 values, region, feature).
 ``event_id`` is time-ordered like the SDK's UUIDv7 (48-bit ms timestamp first), so the
 primary key grows at its right edge as in production.
 """
@@ -21,10 +20,6 @@ from bench.data import AGENTS, MODELS, PROJECT
 from runtally.config import Settings
 from runtally.store.dirty import mark_days, mark_hours
 from runtally.store.engine import connect
-
-# Weighted: a tag breakdown has unequal rows, as in production.
-ENVIRONMENTS = ("prod",) * 7 + ("staging",) * 2 + ("dev",)
-REGIONS = ("eu", "us", "ap")
 
 INSERT_SQL = f"""
 INSERT INTO agent_runs (
@@ -44,8 +39,9 @@ SELECT
     (it * 2.5 + ot * 10) / 1e6, 'price_table', 'bench',
     NULL, 's-' || (i % 5000), 'u-' || ((i * 7919) % 1000),
     jsonb_build_object(
-        'environment', (ARRAY{list(ENVIRONMENTS)!r})[1 + ((i * 31) % {len(ENVIRONMENTS)})],
-        'region', (ARRAY{list(REGIONS)!r})[1 + ((i / 3) % {len(REGIONS)})])
+        'environment', (ARRAY['production', 'staging', 'dev'])[1 + (i % 7) % 3],
+        'release', 'v' || (i / 100000) % 12, 'customer', 'c' || (i * 31) % 500,
+        'region', (ARRAY['eu', 'us', 'ap'])[1 + i % 3], 'feature', 'f' || (i * 17) % 40)
 FROM (
     SELECT i, $1::timestamptz + make_interval(secs => i * $2::float8) AS ts,
            exp(7.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS d,
