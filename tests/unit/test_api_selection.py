@@ -96,7 +96,9 @@ def test_only_known_columns_can_be_filtered(column: str) -> None:
 async def _summary_like(selection: SelectionDep) -> None: ...
 
 
-async def _with_tz(selection: SelectionDep, tz: Annotated[str | None, Query()] = None) -> None: ...
+async def _with_extra(
+    selection: SelectionDep, extra: Annotated[str | None, Query()] = None
+) -> None: ...
 
 
 async def _runs_like(selection: RunSelectionDep, limit: int = 1) -> None: ...
@@ -110,10 +112,10 @@ async def _by_alias(
 @pytest.mark.parametrize(
     ("endpoint", "path", "names"),
     [
-        (_summary_like, "/x", {"from", "to", "agent", "model"}),
-        (_with_tz, "/x", {"from", "to", "agent", "model", "tz"}),
-        (_runs_like, "/x", {"from", "to", "agent", "model", "status", "error_type", "user_id",
-                            "session_id", "trace_id", "limit"}),
+        (_summary_like, "/x", {"from", "to", "tz", "agent", "model"}),
+        (_with_extra, "/x", {"from", "to", "tz", "agent", "model", "extra"}),
+        (_runs_like, "/x", {"from", "to", "tz", "agent", "model", "status", "error_type",
+                            "user_id", "session_id", "trace_id", "limit"}),
         (_by_alias, "/x/{event_id}", {"from"}),
     ],
 )  # fmt: skip

@@ -5,7 +5,8 @@ Each hour is rolled in its own short transaction that never blocks ingest:
 1. ``pg_try_advisory_xact_lock`` on the hour; if another scheduler holds it, skip.
 2. Read the marker's ``seq`` (gone: someone else already rolled it; skip), after taking
    the partition lock shared (a partition being created moves rows; wait for it).
-3. Aggregate the hour's raw rows (``aggregate_raw``), replace its ``rollup_hourly`` rows
+3. Aggregate the hour's raw rows once at quarter hours and replace its ``rollup_q15``
+   rows (``rollup.quarters``), then its ``rollup_hourly`` rows merged from the quarters
    (the full-key rows and every grouping set derived from them, ``cube``).
 4. Mark the hour's UTC day dirty for the daily rollup.
 5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
@@ -26,13 +27,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from runtally.cube import cube
+from runtally.rollup.quarters import roll_quarters
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
-from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
 from runtally.store.protocols import Connection, Pool
-from runtally.store.selection import Selection
 
 TABLE = "rollup_hourly"
 
@@ -71,8 +71,8 @@ async def roll_hour(conn: Connection, project: str, hour: datetime) -> tuple[Out
         )
         if seq is None:
             return Outcome.SKIPPED, 0
-        tallies = await aggregate_raw(conn, Selection(project, hour, hour + HOUR), bucket="hour")
-        written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
+        tallies, written = await roll_quarters(conn, project, hour)
+        written += await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(
             "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",

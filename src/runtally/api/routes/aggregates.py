@@ -1,22 +1,24 @@
 """/v1/summary, /v1/timeseries, /v1/breakdown: exact and fresh aggregates.
 
-Each answer merges the parts ``gather.gather`` returns (daily and hourly rollups for
-clean buckets, raw rows for dirty hours and range edges) read from one snapshot.
+Each answer merges the parts ``gather.gather`` returns (daily, hourly and quarter-hour
+rollup rows for clean buckets, raw rows for dirty hours and the partial quarter hours at
+range edges) read from one snapshot. ``tz`` (an IANA zone, default UTC) sets where days
+and hours start, the offset bucket labels carry, and what a plain-date range means.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from runtally.api.buckets import STEPS, bucket_count, bucket_starts
+from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
 from runtally.api.errors import invalid
 from runtally.api.gather import gather
-from runtally.api.params import ReaderDep, SelectionDep, SettingsDep
+from runtally.api.params import ReaderDep, SelectionDep, SettingsDep, ZoneDep
 from runtally.api.parts import Part, fold
-from runtally.api.planner import floor_to
 from runtally.api.schemas import (
     Breakdown,
     BreakdownBy,
@@ -30,20 +32,30 @@ from runtally.api.schemas import (
 )
 from runtally.api.users import top_users
 from runtally.api.views import tally_fields
+from runtally.localtime import label, zone_name
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 router = APIRouter(tags=["aggregates"])
 
 
+def _ranged(selection: Selection, tz: ZoneInfo) -> dict[str, Any]:
+    """The fields every aggregate answer starts with; times in local time of ``tz``."""
+    return {
+        "project": selection.project,
+        "from_": label(selection.start, tz),
+        "to": label(selection.end, tz),
+        "tz": zone_name(tz),
+    }
+
+
 @router.get("/summary", response_model=Summary)
-async def summary(r: ReaderDep, selection: SelectionDep) -> Summary:
+async def summary(r: ReaderDep, selection: SelectionDep, tz: ZoneDep) -> Summary:
     """Totals over ``[from, to)``: counts, latency, tokens, cost, distinct users/sessions."""
     _, parts = await gather(r.conn, selection, None, distinct=True)
     total = Tally.merged(t for _, t in parts)
     return Summary(
-        project=selection.project,
-        from_=selection.start,
-        to=selection.end,
+        **_ranged(selection, tz),
         **tally_fields(total),
         unpriced_runs=total.unpriced_runs,
         unique_users=total.unique_users,
@@ -52,22 +64,22 @@ async def summary(r: ReaderDep, selection: SelectionDep) -> Summary:
     )
 
 
-def _points(buckets: list[datetime], tallies: dict[datetime, Tally]) -> list[Point]:
-    return [Point(bucket=b, **tally_fields(tallies.get(b) or Tally())) for b in buckets]
+def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo) -> list[Point]:
+    return [Point(bucket=label(b, tz), **tally_fields(tallies.get(b) or Tally())) for b in buckets]
 
 
 def _series(
-    parts: list[Part], group_by: str, granularity: str, buckets: list[datetime]
+    parts: list[Part], group_by: str, buckets: list[datetime], tz: ZoneInfo
 ) -> list[Series]:
-    step = STEPS[granularity]
-    cells = fold(parts, lambda g: (str(getattr(g, group_by)), floor_to(g.bucket, step)))
+    find = bucket_of(buckets)
+    cells = fold(parts, lambda g: (str(getattr(g, group_by)), find(g)))
     runs: dict[str, int] = {}
     for (key, _), tally in cells.items():
         runs[key] = runs.get(key, 0) + tally.runs
     out = []
     for key in sorted(runs, key=lambda k: (-runs[k], k)):
         mine = {bucket: tally for (k, bucket), tally in cells.items() if k == key}
-        out.append(Series(key=key, points=_points(buckets, mine)))
+        out.append(Series(key=key, points=_points(buckets, mine, tz)))
     return out
 
 
@@ -76,27 +88,31 @@ async def timeseries(
     r: ReaderDep,
     settings: SettingsDep,
     selection: SelectionDep,
-    granularity: Annotated[Granularity, Query(description="UTC hours or days")] = "hour",
+    tz: ZoneDep,
+    granularity: Annotated[Granularity, Query(description="local hours or days of `tz`")] = "hour",
     group_by: Annotated[GroupBy | None, Query(description="one series per key")] = None,
 ) -> Timeseries:
-    """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range."""
-    if bucket_count(selection.start, selection.end, granularity) > settings.api_max_points:
-        raise invalid(
-            f"more than {settings.api_max_points} {granularity} buckets; "
-            "shorten the range or use granularity=day"
+    """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range.
+
+    Day buckets start at local midnight of ``tz`` (a DST day is 23 or 25 hours long);
+    hour buckets at each local whole hour, labelled with the local offset.
+    """
+    try:
+        buckets = series_buckets(
+            selection.start, selection.end, granularity, tz, settings.api_max_points
         )
-    buckets = bucket_starts(selection.start, selection.end, granularity)
-    _, parts = await gather(r.conn, selection, granularity, distinct=False, group_by=group_by)
-    step = STEPS[granularity]
-    totals = fold(parts, lambda g: floor_to(g.bucket, step))
+    except TooManyBuckets as exc:
+        raise invalid(f"{exc}; shorten the range or use granularity=day") from None
+    _, parts = await gather(
+        r.conn, selection, granularity, distinct=False, group_by=group_by, tz=tz
+    )
+    totals = fold(parts, bucket_of(buckets))
     return Timeseries(
-        project=selection.project,
-        from_=selection.start,
-        to=selection.end,
+        **_ranged(selection, tz),
         granularity=granularity,
         group_by=group_by,
-        points=_points(buckets, totals),
-        series=_series(parts, group_by, granularity, buckets) if group_by else [],
+        points=_points(buckets, totals, tz),
+        series=_series(parts, group_by, buckets, tz) if group_by else [],
     )
 
 
@@ -104,6 +120,7 @@ async def timeseries(
 async def breakdown(
     r: ReaderDep,
     selection: SelectionDep,
+    tz: ZoneDep,
     by: Annotated[BreakdownBy, Query(description="row key")] = "agent",
     limit: Annotated[int, Query(ge=1, le=200, description="rows for by=user")] = 20,
 ) -> Breakdown:
@@ -121,6 +138,4 @@ async def breakdown(
         groups = fold(parts, lambda g: getattr(g, by) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
         rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
-    return Breakdown(
-        project=selection.project, from_=selection.start, to=selection.end, by=by, rows=rows
-    )
+    return Breakdown(**_ranged(selection, tz), by=by, rows=rows)
