@@ -265,6 +265,14 @@ async def test_lag_counts_undelivered_and_pending_entries(backend: Harness) -> N
     assert await s.lag() == (2, 2)
 
 
+async def test_lag_before_the_group_exists_counts_every_entry(backend: Harness) -> None:
+    """Published before ingest created its group: nothing is stored yet, so everything is
+    lag (a caller waiting for lag 0 must not think the stream drained)."""
+    for i in range(3):
+        await backend.add({b"data": str(i).encode()})
+    assert await backend.stream().lag() == (3, 0)
+
+
 async def test_read_waits_for_an_entry_then_returns_it(blocking_backend: Harness) -> None:
     s = blocking_backend.stream()
     await s.ensure_group()

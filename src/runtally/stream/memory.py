@@ -159,8 +159,8 @@ class MemoryStream:
 
     async def lag(self) -> tuple[int | None, int]:
         group = self.log.groups.get(self.group)
-        if group is None:
-            return None, 0
+        if group is None:  # nothing delivered yet: every entry is lag
+            return len(self.log.entries), 0
         last = id_key(group.last_delivered)
         return sum(id_key(i) > last for i in self.log.entries), len(group.pending)
 

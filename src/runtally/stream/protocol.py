@@ -57,5 +57,8 @@ class Stream(Protocol):
         ...
 
     async def lag(self) -> tuple[int | None, int]:
-        """(entries not yet delivered to our group or None if unknown, entries pending)."""
+        """(entries not yet delivered to our group or None if unknown, entries pending).
+
+        Before the group exists every entry of the stream counts as not yet delivered.
+        """
         ...

@@ -197,4 +197,5 @@ class EventStream:
             if _text(info["name"]) == self.group:
                 lag = info.get("lag")
                 return (None if lag is None else int(lag)), int(info["pending"])
-        return None, 0
+        # No group yet (ingest not started): nothing was delivered, every entry is lag.
+        return int(await self.client.xlen(self.stream)), 0
