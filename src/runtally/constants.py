@@ -30,3 +30,9 @@ DATABASE_URL = "postgresql://runtally@localhost:5432/runtally"
 PROJECT = "default"
 API_HOST = "127.0.0.1"
 API_PORT = 8000
+
+# --- tag rollups and top users/sessions (issue 14)
+TAG_KEYS_ALWAYS = ("environment", "release")  # rolled up whatever RUNTALLY_ROLLUP_TAGS says
+TAG_OTHER = "__other__"  # the row a bucket's values beyond the cap are folded into
+TAG_VALUE_CAP = 1000
+TOP_K = 100
