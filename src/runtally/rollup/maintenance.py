@@ -15,6 +15,7 @@ from typing import Any
 
 from runtally import constants
 from runtally.config import Settings
+from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.rows import day_start
 from runtally.store import partitions
@@ -47,7 +48,8 @@ async def create_partitions_ahead(pool: Any, settings: Settings, now: datetime) 
 async def apply_retention(pool: Any, settings: Settings, now: datetime) -> Retention:
     """Drop raw partitions of days before the cutoff, once their hours are rolled up."""
     cutoff = retention_cutoff(now, settings.raw_retention_days)
-    while (await roll_hours(pool, settings.rollup_batch_hours, before=cutoff)).progressed:
+    dims = Dimensions.from_settings(settings)
+    while (await roll_hours(pool, settings.rollup_batch_hours, cutoff, dims)).progressed:
         pass
     async with pool.acquire() as conn:
         left = await conn.fetchval("SELECT count(*) FROM rollup_dirty WHERE hour < $1", cutoff)
