@@ -132,7 +132,7 @@ async def stored_top(conn: Any) -> dict[datetime, tuple[list[str], Decimal, int]
             out[r["bucket"]][1:] = [r["cost_usd"], r["items"]]
         else:
             out[r["bucket"]][0].append(r["item"])
-    return {bucket: tuple(cell) for bucket, cell in out.items()}  # type: ignore[misc]
+    return {bucket: tuple(cell) for bucket, cell in out.items()}
 
 
 async def test_tag_and_top_rows_match_the_runs_before_and_after_late_events(
@@ -168,7 +168,7 @@ async def test_tag_and_top_rows_match_the_runs_before_and_after_late_events(
             "SELECT bucket, tag_key, dims, sum(runs) AS runs FROM rollup_tag_hourly "
             "GROUP BY 1, 2, 3"
         )
-        expected = Counter()
+        expected: Counter[tuple[datetime, str]] = Counter()
         for (hour, key, _v), cell in truth.items():
             expected[(hour, key)] += cell[0]
         assert all(r["runs"] == expected[(r["bucket"], r["tag_key"])] for r in sums)
