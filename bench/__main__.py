@@ -22,7 +22,7 @@ from bench.harness import BenchContext
 from bench.machine import machine_info
 
 # Order of the run and of BENCHMARKS.md.
-BENCHMARKS = ("ingest", "publisher", "latency", "rollup", "api", "memory")
+BENCHMARKS = ("ingest", "publisher", "latency", "rollup", "api", "otlp", "memory")
 
 
 def _module(name: str) -> ModuleType:

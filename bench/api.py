@@ -34,8 +34,9 @@ from bench.harness import (
 )
 from runtally.devstack.servers import free_port, wait_port
 from runtally.rollup.jobs import run_pending
-from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.aggregate import aggregate_raw
 from runtally.store.engine import connect
+from runtally.store.selection import Selection
 
 NAME = "api"
 TITLE = "Read API over 30 days"
@@ -181,7 +182,7 @@ async def _raw_times(
     out: dict[str, Any] = {}
     conn = await connect(stack.settings)
     try:
-        raw = RawFilter(PROJECT, start, end)
+        raw = Selection(PROJECT, start, end)
         for label, (bucket, distinct, sql) in RAW_QUERIES.items():
             sql_s, rows = await _timed(partial(conn.fetch, sql, PROJECT, start, end))
             out[label] = sql_s

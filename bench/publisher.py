@@ -36,7 +36,7 @@ def run(ctx: BenchContext) -> None:
 
 
 async def _run(ctx: BenchContext, stack: Stack, n: int) -> None:
-    from runtally.publisher import Publisher
+    from runtally.sdk.publisher import Publisher
 
     rng = random.Random(9)
     now = utc_now()
@@ -45,7 +45,7 @@ async def _run(ctx: BenchContext, stack: Stack, n: int) -> None:
     client = aioredis.Redis.from_url(stack.settings.redis_url)
     try:
         async with Publisher.from_settings(stack.settings) as probe:
-            batch = probe.batch_size
+            batch = probe.options.batch_size
         xadd_rate = await limits.load_stream(client, "bench:raw", payloads, chunk=batch)
         await client.delete("bench:raw")
         pub_rate = await _publisher_rate(stack, client, events)
@@ -75,7 +75,7 @@ async def _run(ctx: BenchContext, stack: Stack, n: int) -> None:
 async def _publisher_rate(
     stack: Stack, client: aioredis.Redis, events: list[dict[str, Any]]
 ) -> float:
-    from runtally.publisher import Publisher
+    from runtally.sdk.publisher import Publisher
 
     await client.delete(stack.settings.stream)
     async with Publisher.from_settings(stack.settings) as pub:
@@ -91,8 +91,8 @@ async def _publisher_rate(
 
 
 async def _track_cost(stack: Stack, client: aioredis.Redis, n: int) -> tuple[float, float]:
-    from runtally.publisher import Publisher
-    from runtally.tracking import track
+    from runtally.sdk.publisher import Publisher
+    from runtally.sdk.track import track
 
     await client.delete(stack.settings.stream)
     timed = 0.0
@@ -104,7 +104,7 @@ async def _track_cost(stack: Stack, client: aioredis.Redis, n: int) -> tuple[flo
                 with track("agent-1", "gpt-4o", publisher=pub, user_id="u-1") as run:
                     run.usage(input_tokens=1200 + i, output_tokens=300, cache_read_tokens=200)
             timed += time.perf_counter() - start
-            while pub.buffered > pub.max_buffer // 2:
+            while pub.buffered > pub.options.max_buffer // 2:
                 await asyncio.sleep(0.001)
             await asyncio.sleep(0)
         await pub.flush()

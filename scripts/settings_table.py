@@ -54,6 +54,15 @@ DESCRIPTIONS = {
     "api_port": "port of `runtally api`",
     "api_max_range_days": "longest range an API request may ask for",
     "api_max_points": "most buckets one timeseries answer may have",
+    "otel_trace_prefix": "Redis key prefix of traces staged by `POST /v1/traces`",
+    "otel_due_key": "Redis sorted set: when each staged trace is decided",
+    "otel_version_key": "Redis counter giving staged traces their versions",
+    "otel_max_body_bytes": "largest OTLP request body, after decompression (413 beyond)",
+    "otel_settle_s": "a trace is decided this long after its root span arrived",
+    "otel_trace_timeout_s": "a trace whose root never came is decided after this long idle",
+    "otel_trace_ttl_s": "how long a staged trace (and its decided span ids) is kept",
+    "otel_sweep_interval_s": "how often each API process decides due traces",
+    "otel_retry_after_s": "`Retry-After` of a 503 from `/v1/traces`",
     "data_dir": "where `runtally dev` keeps its Redis and Postgres data",
 }
 

@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "track": "runtally.tracking",
-    "Run": "runtally.tracking",
-    "Tracker": "runtally.tracking",
-    "current_run": "runtally.tracking",
-    "configure": "runtally.tracking",
-    "default_publisher": "runtally.tracking",
-    "Publisher": "runtally.publisher",
-    "SyncPublisher": "runtally.publisher",
-    "PublishError": "runtally.publisher",
+    "track": "runtally.sdk.track",
+    "Tracker": "runtally.sdk.track",
+    "Run": "runtally.sdk.run",
+    "current_run": "runtally.sdk.run",
+    "configure": "runtally.sdk.defaults",
+    "default_publisher": "runtally.sdk.defaults",
+    "Publisher": "runtally.sdk.publisher",
+    "PublisherOptions": "runtally.sdk.options",
+    "SyncPublisher": "runtally.sdk.sync",
+    "PublishError": "runtally.sdk.notices",
     "RunEvent": "runtally.events",
     "parse_event": "runtally.events",
 }
@@ -33,6 +34,7 @@ _EXPORTS = {
 __all__ = [
     "PublishError",
     "Publisher",
+    "PublisherOptions",
     "Run",
     "RunEvent",
     "SyncPublisher",
@@ -46,15 +48,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from runtally.events import RunEvent, parse_event
-    from runtally.publisher import Publisher, PublishError, SyncPublisher
-    from runtally.tracking import (
-        Run,
-        Tracker,
-        configure,
-        current_run,
-        default_publisher,
-        track,
-    )
+    from runtally.sdk.defaults import configure, default_publisher
+    from runtally.sdk.notices import PublishError
+    from runtally.sdk.options import PublisherOptions
+    from runtally.sdk.publisher import Publisher
+    from runtally.sdk.run import Run, current_run
+    from runtally.sdk.sync import SyncPublisher
+    from runtally.sdk.track import Tracker, track
 
 
 def __getattr__(name: str) -> Any:

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     api_max_range_days: int = Field(default=400, ge=1)
     api_max_points: int = Field(default=10_000, ge=1)
 
+    # --- OpenTelemetry intake (POST /v1/traces)
+    otel_trace_prefix: str = constants.OTEL_TRACE_PREFIX
+    otel_due_key: str = constants.OTEL_DUE
+    otel_version_key: str = constants.OTEL_VERSION
+    otel_max_body_bytes: int = Field(default=constants.OTEL_MAX_BODY_BYTES, ge=1024)
+    # A trace is decided this long after its root span arrived (late children of other
+    # services still count), or after this long without new spans when no root came.
+    otel_settle_s: float = Field(default=constants.OTEL_SETTLE_S, ge=0)
+    otel_trace_timeout_s: float = Field(default=constants.OTEL_TRACE_TIMEOUT_S, gt=0)
+    otel_trace_ttl_s: int = Field(default=constants.OTEL_TRACE_TTL_S, ge=60)
+    otel_sweep_interval_s: float = Field(default=constants.OTEL_SWEEP_INTERVAL_S, gt=0)
+    otel_retry_after_s: int = Field(default=constants.OTEL_RETRY_AFTER_S, ge=1)
+
     # --- dev stack
     data_dir: Path = Path(".runtally")
 

@@ -31,6 +31,17 @@ PROJECT = "default"
 API_HOST = "127.0.0.1"
 API_PORT = 8000
 
+# --- OpenTelemetry intake (POST /v1/traces)
+OTEL_TRACE_PREFIX = "runtally:otel:trace:"  # a staged trace: <prefix><project>:<trace id hex>
+OTEL_DUE = "runtally:otel:due"  # sorted set: staged trace key -> when it is decided (unix s)
+OTEL_VERSION = "runtally:otel:version"  # counter: versions of staged traces, never reused
+OTEL_MAX_BODY_BYTES = 16 * 1024 * 1024
+OTEL_SETTLE_S = 2.0
+OTEL_TRACE_TIMEOUT_S = 300.0
+OTEL_TRACE_TTL_S = 86_400
+OTEL_SWEEP_INTERVAL_S = 1.0
+OTEL_RETRY_AFTER_S = 5
+
 # --- tag rollups and top users/sessions (issue 14)
 TAG_KEYS_ALWAYS = ("environment", "release")  # rolled up whatever RUNTALLY_ROLLUP_TAGS says
 TAG_OTHER = "__other__"  # the row a bucket's values beyond the cap are folded into

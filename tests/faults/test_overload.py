@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtally.api.app import create_app
 from runtally.config import Settings
 from runtally.devstack.children import Child, stop_all
-from runtally.publisher import Publisher
+from runtally.sdk.publisher import Publisher
 from tests.ingest_support import assert_exactly, event_dict, ingest_env, row_count, wait_until
 
 pytestmark = pytest.mark.faults

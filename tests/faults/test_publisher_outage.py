@@ -17,7 +17,8 @@ import redis
 
 from runtally.devstack.servers import RedisServer
 from runtally.events import parse_event
-from runtally.publisher import Publisher
+from runtally.sdk.options import PublisherOptions
+from runtally.sdk.publisher import Publisher
 
 pytestmark = pytest.mark.faults
 
@@ -46,7 +47,10 @@ def stream_ids(url: str) -> list[str]:
 
 def publisher(server: RedisServer, **options: Any) -> Publisher:
     return Publisher(
-        server.url, backoff_initial_s=0.02, backoff_max_s=0.5, socket_timeout_s=2.0, **options
+        server.url,
+        PublisherOptions(
+            backoff_initial_s=0.02, backoff_max_s=0.5, socket_timeout_s=2.0, **options
+        ),
     )
 
 
@@ -86,7 +90,7 @@ async def test_30s_outage_loses_nothing_and_duplicates_nothing(
         assert during > 10_000  # the agents kept running at full speed
         assert pub.retried > 5
         assert pub.buffered >= during  # everything since the outage is waiting
-        assert pub.pressure == pub.buffered / pub.max_buffer > 0.1
+        assert pub.pressure == pub.buffered / pub.options.max_buffer > 0.1
         own_redis.start()  # same port, same data folder
         await wait_until(lambda: pub.buffered < 1000, 30)
         stop.set()

@@ -20,9 +20,10 @@ from runtally.cube import cube
 from runtally.devstack.servers import PostgresServer
 from runtally.rollup.jobs import roll_pending
 from runtally.rollup.rows import HOUR, replace_rows
-from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_hours
 from runtally.store.migrate import alembic_config, upgrade
+from runtally.store.selection import Selection
 from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ async def roll_old(dsn: str) -> None:
     try:
         for row in await conn.fetch("SELECT project, hour FROM rollup_dirty"):
             hour = row["hour"]
-            raw = RawFilter(row["project"], hour, hour + HOUR)
+            raw = Selection(row["project"], hour, hour + HOUR)
             tallies = cube(await aggregate_raw(conn, raw))
             async with conn.transaction():
                 await replace_rows(conn, "rollup_hourly", row["project"], hour, hour + HOUR,

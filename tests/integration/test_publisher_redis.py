@@ -17,8 +17,10 @@ import redis
 import redis.asyncio as aioredis
 
 from runtally.events import parse_event
-from runtally.publisher import Publisher, SyncPublisher
-from runtally.tracking import track
+from runtally.sdk.options import PublisherOptions
+from runtally.sdk.publisher import Publisher
+from runtally.sdk.sync import SyncPublisher
+from runtally.sdk.track import track
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +39,7 @@ async def test_10k_events_arrive_once_in_order_and_valid(
     redis_url: str, redis_client: aioredis.Redis
 ) -> None:
     sent = []
-    async with Publisher(redis_url, batch_size=500) as pub:
+    async with Publisher(redis_url, PublisherOptions(batch_size=500)) as pub:
         for i in range(10_000):
             if i % 2:
                 async with track(f"agent-{i % 7}", "gpt-4o", publisher=pub) as run:
@@ -57,7 +59,7 @@ async def test_10k_events_arrive_once_in_order_and_valid(
 
 
 def test_sync_publisher_from_many_threads(redis_url: str) -> None:
-    publisher = SyncPublisher(redis_url, batch_size=200)
+    publisher = SyncPublisher(redis_url, PublisherOptions(batch_size=200))
     sent: list[list[str]] = [[] for _ in range(4)]
 
     def worker(n: int) -> None:
@@ -129,7 +131,8 @@ def test_configure_then_track_in_script(redis_url: str) -> None:
     result = run_script(
         f"""
         import runtally
-        runtally.configure(redis_url={redis_url!r}, project="scripted", max_buffer=50_000)
+        runtally.configure(redis_url={redis_url!r}, project="scripted",
+                           options=runtally.PublisherOptions(max_buffer=50_000))
 
         @runtally.track("deco", "claude-3-5-haiku")
         def work(i):
@@ -172,7 +175,7 @@ def test_stream_entries_match_plain_xadd_shape(redis_url: str) -> None:
 
 async def test_sync_publisher_from_async_code(redis_url: str) -> None:
     """async with track() on a SyncPublisher never blocks the caller's loop."""
-    publisher = SyncPublisher(redis_url, max_buffer=10)
+    publisher = SyncPublisher(redis_url, PublisherOptions(max_buffer=10))
     try:
         for i in range(100):  # 10x the bound: apublish waits in a worker thread for room
             async with track("async-agent", "m", publisher=publisher) as run:

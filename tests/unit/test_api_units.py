@@ -9,17 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from runtally.api.buckets import bucket_count, bucket_starts
+from runtally.api.cursor import BadCursor, decode_cursor, encode_cursor
 from runtally.api.errors import ApiError
 from runtally.api.keys import PREFIX_LEN, generate_key, hash_key, well_formed
 from runtally.api.metrics import GroupStats, PipelineStats, render
 from runtally.api.params import resolve_range
-from runtally.api.queries import (
-    BadCursor,
-    bucket_count,
-    bucket_starts,
-    decode_cursor,
-    encode_cursor,
-)
 from runtally.config import Settings
 
 NOW = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)

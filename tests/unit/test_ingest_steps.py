@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from runtally.backoff import Backoff
 from runtally.events import RunEvent, parse_event
-from runtally.ingest.backoff import Backoff
 from runtally.ingest.batch import Batch
 from runtally.ingest.decode import Rejection, Window, decode_entry
 from runtally.ingest.metrics import reason_kind

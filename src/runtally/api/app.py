@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from runtally.api import errors
 from runtally.api.deps import Resources
-from runtally.api.routes import aggregates, ops, runs
+from runtally.api.routes import ops, otlp, v1
 from runtally.config import Settings
 from runtally.store.engine import create_pool
 
@@ -38,7 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.resources = Resources(pool=pool, redis=redis)
         try:
-            yield
+            async with otlp.intake_lifespan(app, settings, redis):
+                yield
         finally:
             await redis.aclose()
             await pool.close()
@@ -53,8 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(ops.router)
-    app.include_router(aggregates.router)
-    app.include_router(runs.router)
+    app.include_router(v1.router)
+    app.include_router(otlp.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/", include_in_schema=False)

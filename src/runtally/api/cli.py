@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 
@@ -12,6 +12,7 @@ from runtally.api import keys
 from runtally.config import Settings
 from runtally.errors import UserError
 from runtally.store.engine import connect
+from runtally.store.protocols import Connection
 
 T = TypeVar("T")
 
@@ -38,7 +39,7 @@ def serve(
     )
 
 
-async def _with_conn(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+async def _with_conn(settings: Settings, work: Callable[[Connection], Awaitable[T]]) -> T:
     try:
         conn = await connect(settings)
     except Exception as exc:  # one line for the user, whatever the driver raised
@@ -49,7 +50,7 @@ async def _with_conn(settings: Settings, work: Callable[[Any], Awaitable[T]]) ->
         await conn.close()
 
 
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+def _run(work: Callable[[Connection], Awaitable[T]]) -> T:
     return asyncio.run(_with_conn(Settings(), work))
 
 

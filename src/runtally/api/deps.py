@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
 
 from runtally.api.errors import unauthorized
 from runtally.api.keys import verify_key, well_formed
 from runtally.config import Settings
+from runtally.store.protocols import Connection, Pool
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -24,8 +26,8 @@ bearer = HTTPBearer(
 class Resources:
     """What the lifespan opens: the asyncpg pool and the Redis client."""
 
-    pool: Any
-    redis: Any
+    pool: Pool
+    redis: Redis
 
 
 def get_settings(request: Request) -> Settings:
@@ -44,7 +46,7 @@ class Reader:
     REPEATABLE READ READ ONLY transaction (markers, rollups and raw rows from one
     snapshot, so a rollup committing meanwhile neither hides nor doubles anything)."""
 
-    conn: Any
+    conn: Connection
     project: str
 
 

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
+from runtally.api.parts import Part
 from runtally.api.planner import HOUR, floor_to
 from runtally.cube import GroupKey
 from runtally.store.aggregate import aggregate_raw, extremes
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.tally import Tally
-
-if TYPE_CHECKING:
-    from runtally.api.queries import Scope
 
 Cells = tuple[str, str, str]
 
@@ -37,27 +36,27 @@ def _cells(key: GroupKey) -> Cells:
 
 
 async def trimmed_parts(
-    conn: Any,
-    scope: Scope,
+    conn: Connection,
+    selection: Selection,
     intervals: Iterable[tuple[datetime, datetime]],
-    hourly: Iterable[tuple[GroupKey, Tally]],
+    hourly: Iterable[Part],
     distinct: bool,
     dims: int,
-) -> list[tuple[GroupKey, Tally]]:
+) -> list[Part]:
     """Parts of each interval (inside one clean hour) bucketed at the hour's start.
 
     ``hourly`` holds the rollup parts of those hours at grouping set ``dims`` (with the
-    filters of ``scope``); they are consumed (their tallies are modified).
+    filters of ``selection``); they are consumed (their tallies are modified).
     """
     by_hour: dict[datetime, dict[Cells, Tally]] = {}
     for key, tally in hourly:
         by_hour.setdefault(key.bucket, {})[_cells(key)] = tally
-    parts: list[tuple[GroupKey, Tally]] = []
+    parts: list[Part] = []
     for start, end in intervals:
         hour = floor_to(start, HOUR)
         rows = by_hour.get(hour, {})
-        remaining = await _subtract_rest(conn, scope, hour, (start, end), rows, dims)
-        found = await extremes(conn, scope.raw(start, end), distinct, dims)
+        remaining = await _subtract_rest(conn, selection, hour, (start, end), rows, dims)
+        found = await extremes(conn, selection.during(start, end), distinct, dims)
         if set(found) != set(remaining):
             raise Inconsistent(f"hour {hour.isoformat()}: rollup and raw rows differ")
         for cells, tally in remaining.items():
@@ -70,8 +69,8 @@ async def trimmed_parts(
 
 
 async def _subtract_rest(
-    conn: Any,
-    scope: Scope,
+    conn: Connection,
+    selection: Selection,
     hour: datetime,
     part: tuple[datetime, datetime],
     rows: dict[Cells, Tally],
@@ -83,7 +82,9 @@ async def _subtract_rest(
     for a, b in ((hour, start), (end, hour + HOUR)):
         if a >= b:
             continue
-        rest = await aggregate_raw(conn, scope.raw(a, b), bucket=None, distinct=False, dims=dims)
+        rest = await aggregate_raw(
+            conn, selection.during(a, b), bucket=None, distinct=False, dims=dims
+        )
         for key, tally in rest.items():
             if _cells(key) not in rows:
                 raise Inconsistent(f"hour {hour.isoformat()}: raw rows missing from its rollup")

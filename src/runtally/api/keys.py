@@ -12,9 +12,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from runtally.errors import UserError
+from runtally.store.protocols import Connection, Record
 
 KEY_PREFIX = "rt_"
 PREFIX_LEN = len(KEY_PREFIX) + 8
@@ -51,18 +51,18 @@ def well_formed(key: str) -> bool:
 _COLUMNS = "id, project, name, prefix, created_at, revoked_at"
 
 
-def _info(row: Any) -> KeyInfo:
+def _info(row: Record) -> KeyInfo:
     return KeyInfo(**{name: row[name] for name in KeyInfo.__dataclass_fields__})
 
 
-async def create_key(conn: Any, project: str, name: str = "") -> tuple[KeyInfo, str]:
+async def create_key(conn: Connection, project: str, name: str = "") -> tuple[KeyInfo, str]:
     """Store a new key for ``project``; returns its info and the key (shown only once)."""
     if not PROJECT_PATTERN.match(project):
         raise UserError(f"invalid project {project!r}: use 1-64 characters [A-Za-z0-9_.-]")
     if len(name) > MAX_NAME or "\x00" in name:
         raise UserError(f"invalid key name: at most {MAX_NAME} characters, no NUL")
     key = generate_key()
-    row = await conn.fetchrow(
+    (row,) = await conn.fetch(
         f"INSERT INTO api_keys (project, name, prefix, key_hash) VALUES ($1, $2, $3, $4)"
         f" RETURNING {_COLUMNS}",
         project,
@@ -73,7 +73,7 @@ async def create_key(conn: Any, project: str, name: str = "") -> tuple[KeyInfo, 
     return _info(row), key
 
 
-async def list_keys(conn: Any, project: str | None = None) -> list[KeyInfo]:
+async def list_keys(conn: Connection, project: str | None = None) -> list[KeyInfo]:
     """All keys (or one project's), oldest first, revoked ones included."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM api_keys WHERE $1::text IS NULL OR project = $1 ORDER BY id",
@@ -82,7 +82,7 @@ async def list_keys(conn: Any, project: str | None = None) -> list[KeyInfo]:
     return [_info(row) for row in rows]
 
 
-async def revoke_key(conn: Any, ref: str) -> KeyInfo:
+async def revoke_key(conn: Connection, ref: str) -> KeyInfo:
     """Revoke the key whose id or prefix is ``ref``; ``UserError`` if none or several match.
 
     Revoking an already revoked key keeps its first revocation time.
@@ -96,7 +96,7 @@ async def revoke_key(conn: Any, ref: str) -> KeyInfo:
         raise UserError(f"no API key with id or prefix {ref!r}")
     if len(matches) > 1:
         raise UserError(f"prefix {ref!r} matches {len(matches)} keys; revoke by id")
-    row = await conn.fetchrow(
+    (row,) = await conn.fetch(
         f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
         f" RETURNING {_COLUMNS}",
         matches[0]["id"],
@@ -104,7 +104,7 @@ async def revoke_key(conn: Any, ref: str) -> KeyInfo:
     return _info(row)
 
 
-async def verify_key(conn: Any, key: str) -> str | None:
+async def verify_key(conn: Connection, key: str) -> str | None:
     """The project of a valid, unrevoked ``key``; ``None`` otherwise."""
     if not well_formed(key):
         return None

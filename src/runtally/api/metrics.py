@@ -17,8 +17,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.asyncio import Redis
 
 from runtally.config import Settings
+from runtally.store.protocols import Pool
 
 TIMEOUT_S = 2.0
 
@@ -52,8 +54,9 @@ def _int(value: Any) -> int:
     return int(_text(value)) if value is not None else 0
 
 
-async def _redis_stats(redis: Any, settings: Settings) -> dict[str, Any]:
-    counters = await redis.hmget(settings.stats_key, ["ingested", "dead"])
+async def _redis_stats(redis: Redis, settings: Settings) -> dict[str, Any]:
+    # redis-py types hmget as sync-or-async for every client; this one is async.
+    counters = await redis.hmget(settings.stats_key, ["ingested", "dead"])  # type: ignore[misc]
     groups: list[GroupStats] = []
     if await redis.exists(settings.stream):
         for info in await redis.xinfo_groups(settings.stream):
@@ -77,9 +80,9 @@ async def _redis_stats(redis: Any, settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _postgres_stats(pool: Any) -> dict[str, Any]:
+async def _postgres_stats(pool: Pool) -> dict[str, Any]:
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(
+        (row,) = await conn.fetch(
             "SELECT count(*) AS n, extract(epoch FROM now() - min(dirtied_at)) AS age"
             " FROM rollup_dirty"
         )
@@ -91,7 +94,7 @@ async def _postgres_stats(pool: Any) -> dict[str, Any]:
     }
 
 
-async def read_stats(redis: Any, pool: Any, settings: Settings) -> PipelineStats:
+async def read_stats(redis: Redis, pool: Pool, settings: Settings) -> PipelineStats:
     """One snapshot; each backend is asked with a timeout and may be down."""
     found: dict[str, Any] = {}
     for probe in (_redis_stats(redis, settings), _postgres_stats(pool)):

@@ -1,19 +1,29 @@
-"""Query parameters shared by the /v1 routes, and the range rules.
+"""Query parameters of the /v1 routes, declared once, and the range rules.
 
 Timestamps must be RFC 3339 with an offset (naive ones are refused) and are used in UTC.
 When ``from``/``to`` are omitted the range is the last 24 hours (``to`` = now).
+
+Routes take the parameters they share through dependencies: ``SelectionDep``
+(``from``, ``to``, ``agent``, ``model``: the ``Selection`` of every aggregate) and
+``RunSelectionDep`` (those plus the run filters). A new shared parameter is declared in
+one of these functions and every route using it gets it, in OpenAPI too.
+``known_parameters`` refuses any query parameter the route does not declare.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime
 
+from runtally.api.deps import Reader, get_settings, reader
 from runtally.api.errors import invalid
 from runtally.config import Settings
+from runtally.store.selection import Selection
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -43,6 +53,9 @@ Name = Annotated[
 Ident = Annotated[
     str | None, Query(min_length=1, max_length=128, pattern=NO_NUL, description="exact match")
 ]
+Status = Annotated[Literal["success", "error"] | None, Query()]
+ReaderDep = Annotated[Reader, Depends(reader)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def resolve_range(
@@ -56,3 +69,85 @@ def resolve_range(
     if end - start > timedelta(days=settings.api_max_range_days):
         raise invalid(f"range is longer than {settings.api_max_range_days} days")
     return start, end
+
+
+async def selection(
+    r: ReaderDep,
+    settings: SettingsDep,
+    from_: From = None,
+    to: To = None,
+    agent: Name = None,
+    model: Name = None,
+) -> Selection:
+    """The request's project, resolved range and agent/model filters."""
+    start, end = resolve_range(from_, to, settings, datetime.now(UTC))
+    return Selection.of(r.project, start, end, agent=agent, model=model)
+
+
+SelectionDep = Annotated[Selection, Depends(selection)]
+
+
+async def run_selection(
+    base: SelectionDep,
+    status: Status = None,
+    error_type: Name = None,
+    user_id: Ident = None,
+    session_id: Ident = None,
+    trace_id: Ident = None,
+) -> Selection:
+    """``selection`` narrowed by the filters only raw rows carry (``/v1/runs``)."""
+    return base.narrowed(
+        status=status,
+        error_type=error_type,
+        user_id=user_id,
+        session_id=session_id,
+        trace_id=trace_id,
+    )
+
+
+RunSelectionDep = Annotated[Selection, Depends(run_selection)]
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameter names ``dependant`` and its sub-dependencies declare."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+# Per route (by id; the route itself is kept so the id cannot be reused meanwhile).
+_DECLARED: dict[int, tuple[APIRoute, frozenset[str]]] = {}
+
+
+def declared(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` declares, computed once per route."""
+    hit = _DECLARED.get(id(route))
+    if hit is None or hit[0] is not route:
+        hit = _DECLARED[id(route)] = (route, _query_names(route.dependant))
+    return hit[1]
+
+
+async def known_parameters(request: Request, _: ReaderDep) -> None:
+    """422 naming every query parameter the matched route does not declare.
+
+    Depends on ``reader``, so a request without a valid key gets its 401 first, as for
+    every other invalid request. The known set comes from the route's own declarations,
+    so a parameter added to a route (or to a dependency above) is accepted at once.
+    """
+    refuse_undeclared(request)
+
+
+def refuse_undeclared(request: Request) -> None:
+    """422 naming every query parameter of ``request`` its matched route does not declare."""
+    route = request.scope["route"]
+    unknown = sorted(set(request.query_params) - declared(route))
+    if unknown:
+        raise invalid(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {_quoted(unknown)}; "
+            f"this endpoint accepts {_quoted(sorted(declared(route))) or 'none'}"
+        )
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)

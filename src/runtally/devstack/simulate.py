@@ -269,7 +269,7 @@ async def simulate_until_stopped(
 
     The publisher is closed (its buffer flushed) before returning.
     """
-    from runtally.publisher import Publisher  # the SDK; imported here to keep this light
+    from runtally.sdk.publisher import Publisher  # the SDK; imported here to keep this light
 
     stop = stop if stop is not None else asyncio.Event()
     install_stop_signals(stop)

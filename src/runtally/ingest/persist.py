@@ -16,9 +16,9 @@ import logging
 
 from redis.exceptions import RedisError
 
+from runtally.backoff import Backoff
 from runtally.config import Settings
 from runtally.ingest.acknowledge import Settled
-from runtally.ingest.backoff import Backoff
 from runtally.ingest.metrics import IngestMetrics
 from runtally.ingest.prepare import Prepared
 from runtally.ingest.step import Step

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
-from runtally.ingest.backoff import Backoff
+from runtally.backoff import Backoff
 from runtally.ingest.metrics import IngestMetrics
 from runtally.stream import Stream
 

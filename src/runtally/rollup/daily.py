@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from runtally.cube import GroupKey, cube
 from runtally.rollup.dimensions import Dimensions, roll_day_dimensions
 from runtally.rollup.rows import DAY, lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
+from runtally.store.protocols import Connection, Pool
 from runtally.tally import Tally
 
 TABLE = "rollup_daily"
@@ -46,7 +46,7 @@ def merge_day(day: datetime, hourly: dict[GroupKey, Tally]) -> dict[GroupKey, Ta
 
 
 async def roll_day(
-    conn: Any, project: str, day: datetime, dims: Dimensions = Dimensions()
+    conn: Connection, project: str, day: datetime, dims: Dimensions = Dimensions()
 ) -> tuple[Outcome, int]:
     """Recompute one day from its hourly rows; returns the outcome and rows written."""
     async with conn.transaction():
@@ -80,7 +80,7 @@ async def roll_day(
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
-async def roll_days(pool: Any, limit: int, dims: Dimensions = Dimensions()) -> RollStats:
+async def roll_days(pool: Pool, limit: int, dims: Dimensions = Dimensions()) -> RollStats:
     """One pass: roll up to ``limit`` dirty days whose hours are all clean."""
     stats = RollStats()
     async with pool.acquire() as conn:

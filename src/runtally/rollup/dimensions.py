@@ -16,8 +16,8 @@ from runtally import constants
 from runtally.config import Settings
 from runtally.rollup.tag_rows import read_tag_rows, replace_tag_rows
 from runtally.rollup.top_rows import read_top_rows, replace_top_rows
-from runtally.store.aggregate import RawFilter
 from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.store.tagged import aggregate_tagged
 from runtally.store.top import KINDS, top_ids
 from runtally.tags import derive_sets, fold, rebucket
@@ -45,7 +45,7 @@ async def roll_hour_dimensions(
     conn: Connection, project: str, hour: datetime, dims: Dimensions
 ) -> int:
     """Replace ``hour``'s tag and top-K rows from its raw rows; rows written."""
-    raw = RawFilter(project, hour, hour + HOUR)
+    raw = Selection(project, hour, hour + HOUR)
     tags = derive_sets(await aggregate_tagged(conn, raw, dims.keys, dims.cap))
     span = (hour, hour + HOUR)
     written = await replace_tag_rows(conn, "rollup_tag_hourly", project, span, tags)

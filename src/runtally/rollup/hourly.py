@@ -25,21 +25,22 @@ are replaced, never added to, so the rollup is idempotent.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from runtally.cube import cube
 from runtally.rollup.dimensions import Dimensions, roll_hour_dimensions
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
-from runtally.store.aggregate import RawFilter, aggregate_raw
+from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
+from runtally.store.protocols import Connection, Pool
+from runtally.store.selection import Selection
 
 TABLE = "rollup_hourly"
 
 
 async def dirty_hours(
-    conn: Any, limit: int, before: datetime | None = None
+    conn: Connection, limit: int, before: datetime | None = None
 ) -> list[tuple[str, datetime]]:
     """Up to ``limit`` dirty (project, hour) pairs, oldest hour first."""
     if before is None:
@@ -57,7 +58,7 @@ async def dirty_hours(
 
 
 async def roll_hour(
-    conn: Any, project: str, hour: datetime, dims: Dimensions = Dimensions()
+    conn: Connection, project: str, hour: datetime, dims: Dimensions = Dimensions()
 ) -> tuple[Outcome, int]:
     """Recompute one hour (steps 1-5 above); returns the outcome and rows written."""
     async with conn.transaction():
@@ -74,11 +75,10 @@ async def roll_hour(
         )
         if seq is None:
             return Outcome.SKIPPED, 0
-        tallies = await aggregate_raw(conn, RawFilter(project, hour, hour + HOUR), bucket="hour")
+        tallies = await aggregate_raw(conn, Selection(project, hour, hour + HOUR), bucket="hour")
         written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
-        await roll_hour_dimensions(
-            conn, project, hour, dims
-        )  # not in `written`: rollup_hourly rows
+        # Tag and top-K rows: not counted in ``written`` (the rollup_hourly rows).
+        await roll_hour_dimensions(conn, project, hour, dims)
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(
             "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",
@@ -90,7 +90,7 @@ async def roll_hour(
 
 
 async def roll_hours(
-    pool: Any, limit: int, before: datetime | None = None, dims: Dimensions = Dimensions()
+    pool: Pool, limit: int, before: datetime | None = None, dims: Dimensions = Dimensions()
 ) -> RollStats:
     """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given)."""
     stats = RollStats()

@@ -11,7 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from redis.asyncio import Redis
 
 from runtally.config import Settings
 from runtally.rollup import maintenance
@@ -20,6 +22,7 @@ from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.stats import RollStats
 from runtally.store.engine import create_pool
+from runtally.store.protocols import Pool
 
 log = logging.getLogger("runtally.rollup")
 Clock = Callable[[], datetime]
@@ -39,13 +42,13 @@ async def _drain(one_pass: Callable[[], Awaitable[RollStats]], limit: int) -> Ro
             return total
 
 
-async def drain_hours(pool: Any, settings: Settings) -> RollStats:
+async def drain_hours(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
     dims = Dimensions.from_settings(settings)
     return await _drain(lambda: roll_hours(pool, limit, dims=dims), limit)
 
 
-async def drain_days(pool: Any, settings: Settings) -> RollStats:
+async def drain_days(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
     dims = Dimensions.from_settings(settings)
     return await _drain(lambda: roll_days(pool, limit, dims), limit)
@@ -69,7 +72,7 @@ class Pending:
         )
 
 
-async def roll_pending(pool: Any, settings: Settings) -> Pending:
+async def roll_pending(pool: Pool, settings: Settings) -> Pending:
     """Roll dirty hours, then ready days, until a round clears nothing more."""
     out = Pending()
     while True:
@@ -94,37 +97,46 @@ async def run_pending(settings: Settings) -> Pending:
         await pool.close()
 
 
-# --- arq job bodies: ctx carries "settings", "pool" (see scheduler.startup) and "redis".
+# --- arq job bodies
 
 
-def _clock(ctx: dict[str, Any]) -> Clock:
-    clock: Clock = ctx.get("clock", utc_now)
-    return clock
+class JobContext(TypedDict):
+    """What arq's ``ctx`` carries for the jobs: ``settings`` (``scheduler.worker_settings``),
+    ``pool`` (``scheduler.startup``), arq's own ``redis`` and, in tests, a ``clock``."""
+
+    settings: Settings
+    pool: Pool
+    redis: Redis
+    clock: NotRequired[Clock]
 
 
-async def job_roll_hours(ctx: dict[str, Any]) -> dict[str, int]:
+def _clock(ctx: JobContext) -> Clock:
+    return ctx.get("clock", utc_now)
+
+
+async def job_roll_hours(ctx: JobContext) -> dict[str, int]:
     stats = await drain_hours(ctx["pool"], ctx["settings"])
     if stats.found:
         log.info("hourly rollup: %s", stats.as_dict())
     return stats.as_dict()
 
 
-async def job_roll_days(ctx: dict[str, Any]) -> dict[str, int]:
+async def job_roll_days(ctx: JobContext) -> dict[str, int]:
     stats = await drain_days(ctx["pool"], ctx["settings"])
     if stats.found:
         log.info("daily rollup: %s", stats.as_dict())
     return stats.as_dict()
 
 
-async def job_partitions(ctx: dict[str, Any]) -> list[str]:
+async def job_partitions(ctx: JobContext) -> list[str]:
     created = await maintenance.create_partitions_ahead(ctx["pool"], ctx["settings"], _clock(ctx)())
     if created:
         log.info("created raw partitions for %s", ", ".join(map(str, created)))
     return [str(day) for day in created]
 
 
-async def job_retention(ctx: dict[str, Any]) -> dict[str, Any]:
-    settings: Settings = ctx["settings"]
+async def job_retention(ctx: JobContext) -> dict[str, Any]:
+    settings = ctx["settings"]
     now = _clock(ctx)()
     retention = await maintenance.apply_retention(ctx["pool"], settings, now)
     trimmed = await maintenance.trim_dead_letters(ctx["redis"], settings, now)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+
+from redis.asyncio import Redis
 
 from runtally import constants
 from runtally.config import Settings
@@ -19,6 +20,7 @@ from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.rows import day_start
 from runtally.store import partitions
+from runtally.store.protocols import Pool
 
 RETENTION_LOCK = constants.RETENTION_LOCK
 
@@ -36,7 +38,7 @@ def retention_cutoff(now: datetime, raw_retention_days: int) -> datetime:
     return day_start(now) - timedelta(days=raw_retention_days)
 
 
-async def create_partitions_ahead(pool: Any, settings: Settings, now: datetime) -> list[date]:
+async def create_partitions_ahead(pool: Pool, settings: Settings, now: datetime) -> list[date]:
     """Create missing raw partitions from the retention cutoff to ``partitions_ahead_days``."""
     first = retention_cutoff(now, settings.raw_retention_days).date()
     last = day_start(now).date() + timedelta(days=settings.partitions_ahead_days)
@@ -45,7 +47,7 @@ async def create_partitions_ahead(pool: Any, settings: Settings, now: datetime) 
     return created
 
 
-async def apply_retention(pool: Any, settings: Settings, now: datetime) -> Retention:
+async def apply_retention(pool: Pool, settings: Settings, now: datetime) -> Retention:
     """Drop raw partitions of days before the cutoff, once their hours are rolled up."""
     cutoff = retention_cutoff(now, settings.raw_retention_days)
     dims = Dimensions.from_settings(settings)
@@ -71,7 +73,7 @@ def dead_letter_min_id(now: datetime, dead_retention_days: int) -> str:
     return f"{int(keep_from.timestamp() * 1000)}-0"
 
 
-async def trim_dead_letters(redis: Any, settings: Settings, now: datetime) -> int:
+async def trim_dead_letters(redis: Redis, settings: Settings, now: datetime) -> int:
     """Remove dead letters older than ``dead_retention_days``; returns how many went."""
     minid = dead_letter_min_id(now, settings.dead_retention_days)
     removed: int = await redis.xtrim(settings.dead_stream, minid=minid, approximate=False)

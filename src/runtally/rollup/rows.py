@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
+from runtally.store.protocols import Connection
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 HOUR = timedelta(hours=1)
@@ -47,7 +48,7 @@ def record(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
 
 
 async def replace_rows(
-    conn: Any,
+    conn: Connection,
     table: str,
     project: str,
     start: datetime,
@@ -74,7 +75,7 @@ async def replace_rows(
 
 
 async def read_rows(
-    conn: Any, table: str, project: str, start: datetime, end: datetime, dims: int = FULL
+    conn: Connection, table: str, project: str, start: datetime, end: datetime, dims: int = FULL
 ) -> dict[GroupKey, Tally]:
     """``table``'s rows of ``project`` at grouping set ``dims`` with buckets in
     ``[start, end)``, as tallies."""

@@ -52,17 +52,18 @@ def worker_settings(settings: Settings) -> type:
     """An arq ``WorkerSettings`` class for ``settings``."""
     hours = cron_fields(settings.rollup_interval_s)
     days = cron_fields(settings.rollup_days_interval_s)
+    # arq types a job's ctx as a plain dict; ours are typed by ``jobs.JobContext``.
     cron_jobs = [
         cron(jobs.job_roll_hours, name=constants.CRON_ROLL_HOURS, **hours),  # type: ignore[arg-type]
         cron(jobs.job_roll_days, name=constants.CRON_ROLL_DAYS, **days),  # type: ignore[arg-type]
         cron(
-            jobs.job_partitions,
+            jobs.job_partitions,  # type: ignore[arg-type]
             name=constants.CRON_PARTITIONS,
             minute={constants.MINUTE_OF_PARTITIONS},
             run_at_startup=True,
         ),
         cron(
-            jobs.job_retention,
+            jobs.job_retention,  # type: ignore[arg-type]
             name=constants.CRON_RETENTION,
             minute={constants.MINUTE_OF_RETENTION},
         ),

@@ -19,38 +19,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import chain
 from typing import Any
 
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
 from runtally.sketch import SQL_KEY, hll_from_values
+from runtally.store.protocols import Connection, Record
+from runtally.store.selection import Selection
 from runtally.tally import SUMS, Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
-
-
-@dataclass(frozen=True)
-class RawFilter:
-    """Which raw rows to aggregate: one project, ``[start, end)``, optional agent/model."""
-
-    project: str
-    start: datetime
-    end: datetime
-    agent: str | None = None
-    model: str | None = None
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses = ["project = $1", "started_at >= $2", "started_at < $3"]
-        args: list[Any] = [self.project, self.start, self.end]
-        for column in ("agent", "model"):
-            value = getattr(self, column)
-            if value is not None:
-                args.append(value)
-                clauses.append(f"{column} = ${len(args)}")
-        return " AND ".join(clauses), args
 
 
 def _bucket_expr(bucket: str | None, start_param: str) -> str:
@@ -103,7 +84,7 @@ def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
 _ROW_SUMS = tuple(name for name in SUMS if name != "failures")
 
 
-def _add_fine(tally: Tally, row: Any) -> None:
+def _add_fine(tally: Tally, row: Record) -> None:
     """Fold one fine group (all its runs share one latency bin) into ``tally``."""
     runs = row["runs"]
     low, high = row["duration_min"], row["duration_max"]
@@ -121,10 +102,10 @@ def _add_fine(tally: Tally, row: Any) -> None:
         bins[row["k"]] = bins.get(row["k"], 0) + runs
 
 
-async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
+async def _fetch_hashed(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
     """Run ``sql`` with sorting discouraged and more work_mem, settings restored after."""
     async with conn.transaction():
-        old = await conn.fetchrow(
+        (old,) = await conn.fetch(
             "SELECT current_setting('enable_sort') AS sort, current_setting('work_mem') AS mem"
         )
         await conn.execute(f"SET LOCAL enable_sort = off; SET LOCAL work_mem = '{WORK_MEM}'")
@@ -139,19 +120,19 @@ async def _fetch_hashed(conn: Any, sql: str, args: list[Any]) -> list[Any]:
 
 
 async def aggregate_raw(
-    conn: Any,
-    raw: RawFilter,
+    conn: Connection,
+    selection: Selection,
     bucket: str | None = "hour",
     distinct: bool = True,
     dims: int = FULL,
 ) -> dict[GroupKey, Tally]:
-    """Tallies of the raw rows ``raw`` selects, per (bucket, agent, model, error_type).
+    """Tallies of the raw rows ``selection`` selects, per (bucket, agent, model, error_type).
 
-    ``bucket`` is ``"hour"``, ``"day"`` (UTC) or ``None`` (one bucket: ``raw.start``).
+    ``bucket`` is ``"hour"``, ``"day"`` (UTC) or ``None`` (one bucket: ``selection.start``).
     ``distinct=False`` skips the user/session sketches (cheaper when not needed).
     ``dims`` groups by only those key columns (``runtally.cube``); the others are ''.
     """
-    where, args = raw.where()
+    where, args = selection.raw_where()
     sql = _fine_sql(where, _bucket_expr(bucket, "$2"), distinct, dims)
     out: dict[GroupKey, Tally] = defaultdict(Tally)
     users: dict[GroupKey, list[list[str]]] = defaultdict(list)
@@ -183,14 +164,14 @@ class Extremes:
 
 
 async def extremes(
-    conn: Any, raw: RawFilter, distinct: bool = True, dims: int = FULL
+    conn: Connection, selection: Selection, distinct: bool = True, dims: int = FULL
 ) -> dict[tuple[str, str, str], Extremes]:
     """Per (agent, model, error_type) of grouping set ``dims``: min/max duration of the
-    raw rows ``raw`` selects and, with ``distinct``, their user and session sketches.
+    raw rows ``selection`` selects and, with ``distinct``, their user and session sketches.
 
     Much cheaper than ``aggregate_raw`` over the same rows (no latency bins, no sums).
     """
-    where, args = raw.where()
+    where, args = selection.raw_where()
     sql = (
         f"SELECT {_key_columns(dims)}, min(duration_ms) AS low, max(duration_ms) AS high"
         f"{_IDS if distinct else ''} FROM agent_runs WHERE {where} GROUP BY 1, 2, 3"

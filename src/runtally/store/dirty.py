@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+
+from runtally.store.protocols import Connection
 
 MARK_HOURS_SQL = """
 INSERT INTO rollup_dirty (project, hour)
@@ -27,7 +28,7 @@ DO UPDATE SET seq = nextval('rollup_dirty_seq'), dirtied_at = now()
 """
 
 
-async def mark_hours(conn: Any, marks: Iterable[tuple[str, datetime]]) -> None:
+async def mark_hours(conn: Connection, marks: Iterable[tuple[str, datetime]]) -> None:
     """Mark (project, hour-start) pairs dirty; call inside the writing transaction.
 
     Pairs are sorted so concurrent writers lock marker rows in one order (no deadlocks).
@@ -37,7 +38,7 @@ async def mark_hours(conn: Any, marks: Iterable[tuple[str, datetime]]) -> None:
         await conn.execute(MARK_HOURS_SQL, [p for p, _ in pairs], [h for _, h in pairs])
 
 
-async def mark_days(conn: Any, marks: Iterable[tuple[str, datetime]]) -> None:
+async def mark_days(conn: Connection, marks: Iterable[tuple[str, datetime]]) -> None:
     """Mark (project, UTC-midnight) pairs dirty for the daily rollup."""
     pairs = sorted(set(marks))
     if pairs:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from runtally import constants
+from runtally.store.protocols import Connection
 
 PARENT = "agent_runs"
 DEFAULT = "agent_runs_default"
@@ -36,7 +36,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def existing_partitions(conn: Any) -> dict[date, str]:
+async def existing_partitions(conn: Connection) -> dict[date, str]:
     rows = await conn.fetch(
         """
         SELECT c.relname FROM pg_inherits i
@@ -54,7 +54,7 @@ async def existing_partitions(conn: Any) -> dict[date, str]:
     return found
 
 
-async def create_partition(conn: Any, day: date) -> None:
+async def create_partition(conn: Connection, day: date) -> None:
     """Create the partition for ``day``, moving any rows the default partition holds for it."""
     name = partition_name(day)
     start, end = day_bounds(day)
@@ -78,7 +78,7 @@ async def create_partition(conn: Any, day: date) -> None:
         )
 
 
-async def ensure_partitions(conn: Any, first: date, last: date) -> list[date]:
+async def ensure_partitions(conn: Connection, first: date, last: date) -> list[date]:
     """Make sure every day in ``[first, last]`` has its partition; return the days created."""
     have = await existing_partitions(conn)
     created = []
@@ -91,7 +91,7 @@ async def ensure_partitions(conn: Any, first: date, last: date) -> list[date]:
     return created
 
 
-async def drop_partitions_before(conn: Any, cutoff: date) -> list[date]:
+async def drop_partitions_before(conn: Connection, cutoff: date) -> list[date]:
     """Drop the partitions of days before ``cutoff`` and the default's rows before it."""
     dropped = []
     for day, name in sorted((await existing_partitions(conn)).items()):

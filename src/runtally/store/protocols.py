@@ -56,12 +56,17 @@ class Connection(Protocol):
 
     def is_closed(self) -> bool: ...
 
+    def terminate(self) -> None:
+        """Drop the connection at once (a pool replaces it on a later acquire)."""
+
     async def close(self, *, timeout: float | None = None) -> None: ...
 
 
 class Pool(Protocol):
     """The subset of ``asyncpg.Pool`` runtally uses."""
 
-    def acquire(self, *, timeout: float | None = None) -> AbstractAsyncContextManager[Any]: ...
+    def acquire(
+        self, *, timeout: float | None = None
+    ) -> AbstractAsyncContextManager[Connection]: ...
 
     async def close(self) -> None: ...

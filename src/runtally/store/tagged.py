@@ -19,8 +19,9 @@ from typing import Any
 
 from runtally.constants import TAG_OTHER
 from runtally.sketch import SQL_KEY, hll_from_values
-from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, RawFilter, _add_fine
+from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _add_fine
 from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
 from runtally.tags import TagKey
 from runtally.tally import Tally
 
@@ -79,11 +80,11 @@ async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
 
 
 async def aggregate_tagged(
-    conn: Connection, raw: RawFilter, keys: Sequence[str], cap: int
+    conn: Connection, raw: Selection, keys: Sequence[str], cap: int
 ) -> dict[TagKey, Tally]:
     """Full-key tag tallies of the raw rows ``raw`` selects, bucketed at ``raw.start``:
     per key of ``keys``, its ``cap`` most-run values and ``__other__``."""
-    where, args = raw.where()
+    where, args = raw.raw_where()
     n = len(args)
     sql = tagged_sql(where, f"${n + 1}", f"${n + 2}")
     out: dict[TagKey, Tally] = defaultdict(Tally)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from runtally.store.aggregate import RawFilter
 from runtally.store.protocols import Connection, Record
+from runtally.store.selection import Selection
 from runtally.topk import BucketTop, Item, Rest
 
 KINDS = ("user", "session")
@@ -83,10 +83,10 @@ def add_row(tops: dict[str, BucketTop], row: Record) -> None:
         top.listed[row["item"]] = item_of(row)
 
 
-async def top_ids(conn: Connection, raw: RawFilter, k: int | None) -> dict[str, BucketTop]:
+async def top_ids(conn: Connection, raw: Selection, k: int | None) -> dict[str, BucketTop]:
     """Per kind, the top ``k`` ids of the rows ``raw`` selects and the exact remainder
     (``k=None``: every id listed, the remainder empty)."""
-    where, args = raw.where()
+    where, args = raw.raw_where()
     limit: Any = k if k is not None else 2**62
     tops: dict[str, BucketTop] = {kind: BucketTop() for kind in KINDS}
     for row in await conn.fetch(top_sql(where, f"${len(args) + 1}"), *args, limit):

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from runtally.api.edges import Inconsistent, trimmed_parts
-from runtally.api.queries import Scope, rollup_parts
+from runtally.api.rollups import rollup_parts
 from runtally.cube import GROUPING_SETS
 from runtally.rollup.hourly import roll_hours
 from runtally.store.aggregate import aggregate_raw
+from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 from .data import generate, store
@@ -35,7 +36,7 @@ def comparable(tally: Tally) -> dict[str, Any]:
     return row
 
 
-async def trimmed(conn: Any, scope: Scope, dims: int) -> dict[tuple[str, str, str], Tally]:
+async def trimmed(conn: Any, scope: Selection, dims: int) -> dict[tuple[str, str, str], Tally]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         hourly = await rollup_parts(conn, "rollup_hourly", scope, [HOUR], True, dims)
         parts = await trimmed_parts(conn, scope, [PART], hourly, True, dims)
@@ -44,14 +45,14 @@ async def trimmed(conn: Any, scope: Scope, dims: int) -> dict[tuple[str, str, st
 
 
 async def distinct_ids(
-    conn: Any, scope: Scope, dims: int
+    conn: Any, scope: Selection, dims: int
 ) -> dict[tuple[str, ...], tuple[int, int]]:
     """Exact distinct users and sessions of the part per group of ``dims``, by SQL."""
     columns = [
         c if dims & bit else "''" for c, bit in (("agent", 1), ("model", 2), ("error_type", 4))
     ]
     columns[2] = "coalesce(error_type, '')" if dims & 4 else "''"
-    where, args = scope.raw(*PART).where()
+    where, args = scope.raw_where()
     rows = await conn.fetch(
         f"SELECT {', '.join(columns)}, count(DISTINCT user_id), count(DISTINCT session_id) "
         f"FROM agent_runs WHERE {where} GROUP BY 1, 2, 3",
@@ -66,13 +67,13 @@ async def test_trimmed_equals_raw_at_every_grouping_set(
 ) -> None:
     await store(pool, generate(3000, HOUR - timedelta(minutes=30), timedelta(hours=2), seed=3))
     await roll_hours(pool, 100)
-    scope = Scope("demo", *PART, agent=agent, model=model)
+    scope = Selection.of("demo", *PART, agent=agent, model=model)
     async with pool.acquire() as conn:
         for dims in GROUPING_SETS:
             if dims & scope.dims() != scope.dims():
                 continue  # a filtered column must be kept
             got = await trimmed(conn, scope, dims)
-            raw = await aggregate_raw(conn, scope.raw(*PART), None, True, dims)
+            raw = await aggregate_raw(conn, scope, None, True, dims)
             want = {(k.agent, k.model, k.error_type): t for k, t in raw.items()}
             assert set(got) == set(want), dims
             assert got, dims
@@ -90,4 +91,4 @@ async def test_a_rollup_that_lost_runs_is_reported(pool: Any) -> None:
     async with pool.acquire() as conn:
         await conn.execute("DELETE FROM rollup_hourly WHERE agent = 'coder'")
         with pytest.raises(Inconsistent):
-            await trimmed(conn, Scope("demo", *PART), 7)
+            await trimmed(conn, Selection("demo", *PART), 7)

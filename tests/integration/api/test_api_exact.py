@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from runtally.api.gather import gather
 from runtally.api.planner import DAY, HOUR, Plan, floor_to
-from runtally.api.queries import Scope, gather
 from runtally.rollup.daily import roll_days
 from runtally.rollup.hourly import roll_hours
 from runtally.store.dirty import mark_hours
+from runtally.store.selection import Selection
 
 from .data import Ev, check, generate, group, in_range, iso, store, truth
 
@@ -160,7 +161,7 @@ async def test_answers_equal_ground_truth(
             events
         )
     async with pool.acquire() as conn:
-        segments, _ = await gather(conn, Scope("demo", BASE, END))
+        segments, _ = await gather(conn, Selection("demo", BASE, END))
     assert_sources(state, segments)
     await assert_exact(client, auth, events, BASE, END)
     await assert_exact(client, auth, events, *CUT)

@@ -1,22 +1,22 @@
 """/v1/summary, /v1/timeseries, /v1/breakdown: exact and fresh aggregates.
 
-Each answer merges the parts ``queries.gather`` returns (daily and hourly rollups for
+Each answer merges the parts ``gather.gather`` returns (daily and hourly rollups for
 clean buckets, raw rows for dirty hours and range edges) read from one snapshot.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from runtally.api.deps import Reader, get_settings, reader
-from runtally.api.errors import ERROR_RESPONSES, invalid
-from runtally.api.params import From, Name, To, resolve_range
+from runtally.api.buckets import STEPS, bucket_count, bucket_starts
+from runtally.api.errors import invalid
+from runtally.api.gather import gather
+from runtally.api.params import ReaderDep, SelectionDep, SettingsDep
+from runtally.api.parts import Part, fold
 from runtally.api.planner import floor_to
-from runtally.api.queries import STEPS, Part, Scope, bucket_count, bucket_starts, fold, gather
-from runtally.api.queries import top_users as query_top_users
 from runtally.api.schemas import (
     Breakdown,
     BreakdownBy,
@@ -28,45 +28,22 @@ from runtally.api.schemas import (
     Summary,
     Timeseries,
 )
+from runtally.api.users import top_users
 from runtally.api.views import tally_fields
-from runtally.config import Settings
 from runtally.tally import Tally
 
-router = APIRouter(prefix="/v1", tags=["aggregates"], responses=ERROR_RESPONSES)
-
-ReaderDep = Annotated[Reader, Depends(reader)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def _scope(
-    r: Reader,
-    settings: Settings,
-    start: datetime | None,
-    end: datetime | None,
-    agent: str | None,
-    model: str | None,
-) -> Scope:
-    start, end = resolve_range(start, end, settings, datetime.now(UTC))
-    return Scope(r.project, start, end, agent, model)
+router = APIRouter(tags=["aggregates"])
 
 
 @router.get("/summary", response_model=Summary)
-async def summary(
-    r: ReaderDep,
-    settings: SettingsDep,
-    from_: From = None,
-    to: To = None,
-    agent: Name = None,
-    model: Name = None,
-) -> Summary:
+async def summary(r: ReaderDep, selection: SelectionDep) -> Summary:
     """Totals over ``[from, to)``: counts, latency, tokens, cost, distinct users/sessions."""
-    scope = _scope(r, settings, from_, to, agent, model)
-    _, parts = await gather(r.conn, scope, None, distinct=True)
+    _, parts = await gather(r.conn, selection, None, distinct=True)
     total = Tally.merged(t for _, t in parts)
     return Summary(
-        project=scope.project,
-        from_=scope.start,
-        to=scope.end,
+        project=selection.project,
+        from_=selection.start,
+        to=selection.end,
         **tally_fields(total),
         unpriced_runs=total.unpriced_runs,
         unique_users=total.unique_users,
@@ -97,28 +74,24 @@ def _series(
 async def timeseries(
     r: ReaderDep,
     settings: SettingsDep,
-    from_: From = None,
-    to: To = None,
-    agent: Name = None,
-    model: Name = None,
+    selection: SelectionDep,
     granularity: Annotated[Granularity, Query(description="UTC hours or days")] = "hour",
     group_by: Annotated[GroupBy | None, Query(description="one series per key")] = None,
 ) -> Timeseries:
     """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range."""
-    scope = _scope(r, settings, from_, to, agent, model)
-    if bucket_count(scope.start, scope.end, granularity) > settings.api_max_points:
+    if bucket_count(selection.start, selection.end, granularity) > settings.api_max_points:
         raise invalid(
             f"more than {settings.api_max_points} {granularity} buckets; "
             "shorten the range or use granularity=day"
         )
-    buckets = bucket_starts(scope.start, scope.end, granularity)
-    _, parts = await gather(r.conn, scope, granularity, distinct=False, group_by=group_by)
+    buckets = bucket_starts(selection.start, selection.end, granularity)
+    _, parts = await gather(r.conn, selection, granularity, distinct=False, group_by=group_by)
     step = STEPS[granularity]
     totals = fold(parts, lambda g: floor_to(g.bucket, step))
     return Timeseries(
-        project=scope.project,
-        from_=scope.start,
-        to=scope.end,
+        project=selection.project,
+        from_=selection.start,
+        to=selection.end,
         granularity=granularity,
         group_by=group_by,
         points=_points(buckets, totals),
@@ -129,11 +102,7 @@ async def timeseries(
 @router.get("/breakdown", response_model=Breakdown)
 async def breakdown(
     r: ReaderDep,
-    settings: SettingsDep,
-    from_: From = None,
-    to: To = None,
-    agent: Name = None,
-    model: Name = None,
+    selection: SelectionDep,
     by: Annotated[BreakdownBy, Query(description="row key")] = "agent",
     limit: Annotated[int, Query(ge=1, le=200, description="rows for by=user")] = 20,
 ) -> Breakdown:
@@ -143,13 +112,14 @@ async def breakdown(
     (there is no per-user rollup), so it costs more on long ranges and only covers raw
     retention; its percentiles are exact.
     """
-    scope = _scope(r, settings, from_, to, agent, model)
     if by == "user":
-        users = await query_top_users(r.conn, scope, limit)
+        users = await top_users(r.conn, selection, limit)
         rows = [BreakdownRow.model_validate(u) for u in users]
     else:
-        _, parts = await gather(r.conn, scope, None, distinct=False, group_by=by)
+        _, parts = await gather(r.conn, selection, None, distinct=False, group_by=by)
         groups = fold(parts, lambda g: getattr(g, by) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
         rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
-    return Breakdown(project=scope.project, from_=scope.start, to=scope.end, by=by, rows=rows)
+    return Breakdown(
+        project=selection.project, from_=selection.start, to=selection.end, by=by, rows=rows
+    )

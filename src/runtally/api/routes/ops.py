@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -13,6 +14,7 @@ from runtally.api.deps import Resources, get_resources, get_settings
 from runtally.api.metrics import TIMEOUT_S, read_stats, render
 from runtally.api.schemas import Health, Ready
 from runtally.config import Settings
+from runtally.store.protocols import Pool
 
 router = APIRouter(tags=["operations"])
 
@@ -23,7 +25,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-async def _probe(check: Any) -> str:
+async def _probe(check: Awaitable[object]) -> str:
     try:
         await asyncio.wait_for(check, TIMEOUT_S)
     except Exception as exc:  # any failure means "not reachable"; say which
@@ -31,7 +33,7 @@ async def _probe(check: Any) -> str:
     return "ok"
 
 
-async def _pg_ping(pool: Any) -> None:
+async def _pg_ping(pool: Pool) -> None:
     async with pool.acquire() as conn:
         await conn.fetchval("SELECT 1")
 

@@ -1,4 +1,7 @@
-"""Exponential backoff with jitter between retries of an unreachable edge. Pure."""
+"""Exponential backoff with jitter between retries of an unreachable edge. Pure.
+
+Shared by the publisher SDK (its batch sender) and ingest (Redis and Postgres retries).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""Reading the rollup side of one snapshot: dirty markers and rollup rows as parts.
+
+The dirty markers say which hours and days the rollup tables do not describe yet
+(``planner`` sends those to raw rows); ``rollup_parts`` reads the clean buckets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from runtally.api.parts import Part
+from runtally.api.planner import DAY, HOUR, floor_to
+from runtally.cube import FULL, GroupKey
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection, equals
+from runtally.tally import ROLLUP_FIELDS, Tally
+
+TABLES = ("rollup_hourly", "rollup_daily")
+_NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
+
+
+async def dirty_markers(
+    conn: Connection, selection: Selection
+) -> tuple[set[datetime], set[datetime]]:
+    """Dirty hours and dirty days of ``selection.project`` that overlap its range."""
+    hours = await conn.fetch(
+        "SELECT hour FROM rollup_dirty WHERE project = $1 AND hour >= $2 AND hour < $3",
+        selection.project,
+        floor_to(selection.start, HOUR),
+        selection.end,
+    )
+    days = await conn.fetch(
+        "SELECT day FROM rollup_dirty_day WHERE project = $1 AND day >= $2 AND day < $3",
+        selection.project,
+        floor_to(selection.start, DAY),
+        selection.end,
+    )
+    return {r["hour"] for r in hours}, {r["day"] for r in days}
+
+
+def _rollup_sql(
+    table: str, selection: Selection, buckets: list[datetime], distinct: bool, dims: int
+) -> tuple[str, list[Any]]:
+    skip = frozenset() if distinct else _NO_SKETCHES
+    columns = ", ".join(f"NULL::bytea AS {c}" if c in skip else c for c in ROLLUP_FIELDS)
+    args: list[Any] = [selection.project, buckets, dims]
+    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
+    clauses += equals(sorted(selection.filters.items()), args)
+    sql = (
+        f"SELECT bucket, agent, model, error_type, {columns} FROM {table}"
+        f" WHERE {' AND '.join(clauses)}"
+    )
+    return sql, args
+
+
+async def rollup_parts(
+    conn: Connection,
+    table: str,
+    selection: Selection,
+    buckets: list[datetime],
+    distinct: bool = True,
+    dims: int = FULL,
+) -> list[Part]:
+    """Rows of ``rollup_hourly`` or ``rollup_daily`` at ``buckets`` and grouping set
+    ``dims`` (which must keep the columns ``selection`` filters on), as parts.
+
+    ``ValueError`` for another table, a selection that filters on a column the rollups
+    do not carry, or a grouping set without a filtered column.
+    """
+    if table not in TABLES:
+        raise ValueError(f"not a rollup table: {table}")
+    if not selection.rolled_up():
+        raise ValueError(f"rollups cannot answer filters on {sorted(selection.filters)}")
+    if dims & selection.dims() != selection.dims():
+        raise ValueError(f"grouping set {dims} lacks a filtered column")
+    if not buckets:
+        return []
+    sql, args = _rollup_sql(table, selection, buckets, distinct, dims)
+    rows = await conn.fetch(sql, *args)
+    return [
+        (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims), Tally.from_row(r))
+        for r in rows
+    ]

@@ -1,0 +1,89 @@
+"""What a read selects: one project, a range ``[start, end)`` and exact-match filters.
+
+One value for every reader: the API's aggregates and run listings, the rollup of an hour,
+the benchmarks. ``filters`` maps columns of ``agent_runs`` to the value they must equal.
+The columns the rollup tables are keyed by (``ROLLED_UP``) can be answered from rollups;
+the others only from raw rows (``rolled_up()`` tells which a selection is).
+
+To add a filter: name its column in ``FILTER_COLUMNS`` (and in ``ROLLED_UP`` if the rollup
+tables carry it); a filter that is not ``column = value`` (tags, say) becomes a field of
+its own with its clause added in ``raw_where`` (and in the rollup readers).
+
+``equals`` is the one builder of ``column = $n`` clauses. Column names only ever come from
+``FILTER_COLUMNS`` (checked on construction), never from a request, so they are safe to
+put into SQL text; values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from runtally.cube import dims_of
+
+ROLLED_UP = ("agent", "model", "error_type")
+FILTER_COLUMNS = frozenset((*ROLLED_UP, "status", "user_id", "session_id", "trace_id"))
+
+
+def equals(pairs: Iterable[tuple[str, Any]], args: list[Any]) -> list[str]:
+    """``column = $n`` for each (column, value), appending the values to ``args``.
+
+    Parameter numbers continue after the ``len(args)`` parameters already in ``args``.
+    """
+    clauses = []
+    for column, value in pairs:
+        args.append(value)
+        clauses.append(f"{column} = ${len(args)}")
+    return clauses
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Runs of ``project`` started in ``[start, end)`` whose columns equal ``filters``.
+
+    ``ValueError`` for a filter on a column outside ``FILTER_COLUMNS``.
+    """
+
+    project: str
+    start: datetime
+    end: datetime
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.filters) - FILTER_COLUMNS)
+        if unknown:
+            raise ValueError(f"cannot filter on {', '.join(unknown)}")
+
+    @classmethod
+    def of(cls, project: str, start: datetime, end: datetime, **filters: str | None) -> Selection:
+        """A selection with the given filters; ``None`` means no filter on that column."""
+        return cls(project, start, end).narrowed(**filters)
+
+    def narrowed(self, **filters: str | None) -> Selection:
+        """This selection with more filters (``None``: none on that column); a new value
+        for a filtered column replaces its old one."""
+        given = {column: value for column, value in filters.items() if value is not None}
+        return replace(self, filters={**self.filters, **given}) if given else self
+
+    def during(self, start: datetime, end: datetime) -> Selection:
+        """The same project and filters over ``[start, end)``."""
+        return replace(self, start=start, end=end)
+
+    def rolled_up(self) -> bool:
+        """Whether every filter is on a column the rollup tables are keyed by."""
+        return all(column in ROLLED_UP for column in self.filters)
+
+    def dims(self, group_by: str | None = None) -> int:
+        """The grouping set (``runtally.cube``) that keeps the filtered columns and
+        ``group_by``; ``KeyError`` if one is not a rollup key column."""
+        return dims_of((*self.filters, group_by))
+
+    def raw_where(self) -> tuple[str, list[Any]]:
+        """The WHERE condition on ``agent_runs`` and its parameters ($1 = project,
+        $2 = start, $3 = end, then the filters)."""
+        args: list[Any] = [self.project, self.start, self.end]
+        clauses = ["project = $1", "started_at >= $2", "started_at < $3"]
+        clauses += equals(sorted(self.filters.items()), args)
+        return " AND ".join(clauses), args
