@@ -19,7 +19,7 @@ from typing import Any
 
 from runtally.constants import TAG_OTHER
 from runtally.sketch import SQL_KEY, hll_from_values
-from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _add_fine
+from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _add_fine, _bucket_expr
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.tags import TagKey
@@ -31,27 +31,29 @@ RUN_COLUMNS = (
 )
 
 
-def tagged_sql(where: str, keys_param: str, cap_param: str) -> str:
-    """The statement: ``where`` selects the raw rows (its parameters first)."""
+def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None) -> str:
+    """The statement: ``where`` selects the raw rows (its parameters first, $2 the
+    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket)."""
     return f"""
     WITH t AS MATERIALIZED (
-        SELECT e.key AS tag_key, e.value AS tag_value, coalesce(error_type, '') AS err,
+        SELECT {_bucket_expr(bucket, "$2")} AS b, e.key AS tag_key, e.value AS tag_value,
+               coalesce(error_type, '') AS err,
                {RUN_COLUMNS}
         FROM agent_runs CROSS JOIN LATERAL jsonb_each_text(tags) AS e
         WHERE {where} AND tags IS NOT NULL AND e.key = ANY({keys_param}::text[])
     ), ranked AS (
-        SELECT tag_key, tag_value, row_number() OVER (
-            PARTITION BY tag_key ORDER BY count(*) DESC, tag_value COLLATE "C") AS rn
-        FROM t WHERE tag_value <> '{TAG_OTHER}' GROUP BY tag_key, tag_value
+        SELECT b, tag_key, tag_value, row_number() OVER (
+            PARTITION BY b, tag_key ORDER BY count(*) DESC, tag_value COLLATE "C") AS rn
+        FROM t WHERE tag_value <> '{TAG_OTHER}' GROUP BY b, tag_key, tag_value
     )
-    SELECT t.tag_key,
+    SELECT t.b AS bucket, t.tag_key,
            CASE WHEN ranked.rn <= {cap_param} THEN t.tag_value ELSE '{TAG_OTHER}' END
                AS tag_value,
            agent, model, err AS error_type,
            CASE WHEN duration_ms > 0 THEN {SQL_KEY.format(x="duration_ms")} END AS k,
            {_SUMS}{_IDS}
-    FROM t LEFT JOIN ranked USING (tag_key, tag_value)
-    GROUP BY 1, 2, 3, 4, 5, 6
+    FROM t LEFT JOIN ranked USING (b, tag_key, tag_value)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
     """
 
 
@@ -80,17 +82,22 @@ async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
 
 
 async def aggregate_tagged(
-    conn: Connection, raw: Selection, keys: Sequence[str], cap: int
+    conn: Connection,
+    raw: Selection,
+    keys: Sequence[str],
+    cap: int,
+    bucket: str | None = None,
 ) -> dict[TagKey, Tally]:
-    """Full-key tag tallies of the raw rows ``raw`` selects, bucketed at ``raw.start``:
-    per key of ``keys``, its ``cap`` most-run values and ``__other__``."""
+    """Full-key tag tallies of the raw rows ``raw`` selects: per bucket (``bucket``
+    ``"hour"``/``"day"``, or ``None``: one bucket at ``raw.start``) and key of ``keys``,
+    its ``cap`` most-run values and ``__other__``."""
     where, args = raw.raw_where()
     n = len(args)
-    sql = tagged_sql(where, f"${n + 1}", f"${n + 2}")
+    sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket)
     out: dict[TagKey, Tally] = defaultdict(Tally)
     ids: dict[TagKey, tuple[list[list[str]], list[list[str]]]] = defaultdict(lambda: ([], []))
     for row in await _fetch(conn, sql, [*args, list(keys), cap]):
-        key = TagKey(raw.start, row["tag_key"], row["tag_value"], row["agent"], row["model"],
+        key = TagKey(row["bucket"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
                      row["error_type"])  # fmt: skip
         _add_fine(out[key], row)
         users, sessions = ids[key]
