@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,8 +41,8 @@ def tags_of(e: Ev) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Iterator[Settings]:
-    yield settings.model_copy(
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
         update={"rollup_tags": "customer", "tag_value_cap": 4, "rollup_top_k": 40}
     )
 
