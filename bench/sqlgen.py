@@ -2,7 +2,8 @@
 
 Rows go straight into ``agent_runs`` (no stream, no Python per row) with the same shape
 as ingested events: 8 agents, 5 models, 5% errors of 3 types, lognormal durations
-(median ~1.1 s), token counts with cached tokens, 1,000 users, 5,000 sessions, a price.
+(median ~1.1 s), token counts with cached tokens, 1,000 users, 5,000 sessions, a price,
+five tag keys (environment, release, customer: 500 values, region, feature).
 ``event_id`` is time-ordered like the SDK's UUIDv7 (48-bit ms timestamp first), so the
 primary key grows at its right edge as in production.
 """
@@ -37,7 +38,10 @@ SELECT
     it, ot, it / 3, 0, least(d, 50 + r3 * 350),
     (it * 2.5 + ot * 10) / 1e6, 'price_table', 'bench',
     NULL, 's-' || (i % 5000), 'u-' || ((i * 7919) % 1000),
-    '{{"env": "prod"}}'::jsonb
+    jsonb_build_object(
+        'environment', (ARRAY['production', 'staging', 'dev'])[1 + (i % 7) % 3],
+        'release', 'v' || (i / 100000) % 12, 'customer', 'c' || (i * 31) % 500,
+        'region', (ARRAY['eu', 'us', 'ap'])[1 + i % 3], 'feature', 'f' || (i * 17) % 40)
 FROM (
     SELECT i, $1::timestamptz + make_interval(secs => i * $2::float8) AS ts,
            exp(7.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS d,
