@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
