@@ -6,54 +6,74 @@ error_type). ONE statement expands each run's tags (``jsonb_each_text``), ranks 
 key's values by runs (ties: the smaller value, ``COLLATE "C"`` = Python's str order) and
 groups the runs of values beyond ``cap`` under ``__other__``, so a runaway key (a
 request id sent as a tag) returns at most ``cap + 1`` values per key, not one per run.
-The grouping is as fine as ``store.aggregate``'s (one latency bin per group) and the
-Python fold is the same (``_add_fine``), so tag rows and rollup rows agree exactly.
+Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
+rows and rollup rows agree exactly.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
 from runtally.constants import TAG_OTHER
-from runtally.sketch import SQL_KEY, hll_from_values
-from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _add_fine, _bucket_expr
+from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
+from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _bucket_expr
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.tags import TagKey
 from runtally.tally import Tally
 
+# The sums a group row carries as they are (``runs``/``successes`` set the counts).
+ROW_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+            "cost_usd", "unpriced_runs", "ttft_sum", "ttft_count")  # fmt: skip
 RUN_COLUMNS = (
     "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
     " cost_usd, ttft_ms, user_id, session_id, agent, model"
 )
 
 
+_GROUP = "b, tag_key, tag_value, agent, model, err"
+
+
 def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None) -> str:
     """The statement: ``where`` selects the raw rows (its parameters first, $2 the
-    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket)."""
+    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket).
+
+    One row per (bucket, key, value, agent, model, error type), its latency bins folded
+    into arrays in SQL: a tag key multiplies the groups by its values, and one row per
+    latency bin would make Python fold millions of rows.
+    """
+    key = SQL_KEY.format(x="duration_ms")
     return f"""
     WITH t AS MATERIALIZED (
-        SELECT {_bucket_expr(bucket, "$2")} AS b, e.key AS tag_key, e.value AS tag_value,
+        SELECT {_bucket_expr(bucket, "$2")} AS b, e.key AS tag_key, e.value AS raw_value,
                coalesce(error_type, '') AS err,
-               {RUN_COLUMNS}
+               CASE WHEN duration_ms > 0 THEN {key} END AS k, {RUN_COLUMNS}
         FROM agent_runs CROSS JOIN LATERAL jsonb_each_text(tags) AS e
         WHERE {where} AND tags IS NOT NULL AND e.key = ANY({keys_param}::text[])
     ), ranked AS (
-        SELECT b, tag_key, tag_value, row_number() OVER (
-            PARTITION BY b, tag_key ORDER BY count(*) DESC, tag_value COLLATE "C") AS rn
-        FROM t WHERE tag_value <> '{TAG_OTHER}' GROUP BY b, tag_key, tag_value
+        SELECT b, tag_key, raw_value, row_number() OVER (
+            PARTITION BY b, tag_key ORDER BY count(*) DESC, raw_value COLLATE "C") AS rn
+        FROM t WHERE raw_value <> '{TAG_OTHER}' GROUP BY b, tag_key, raw_value
+    ), c AS MATERIALIZED (
+        SELECT t.*, CASE WHEN ranked.rn <= {cap_param} THEN t.raw_value
+                         ELSE '{TAG_OTHER}' END AS tag_value
+        FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
+    ), bins AS (
+        SELECT {_GROUP}, array_agg(k ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
+               array_agg(n ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_counts,
+               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero
+        FROM (SELECT {_GROUP}, k, count(*) AS n FROM c GROUP BY {_GROUP}, k) AS fine
+        GROUP BY {_GROUP}
     )
-    SELECT t.b AS bucket, t.tag_key,
-           CASE WHEN ranked.rn <= {cap_param} THEN t.tag_value ELSE '{TAG_OTHER}' END
-               AS tag_value,
-           agent, model, err AS error_type,
-           CASE WHEN duration_ms > 0 THEN {SQL_KEY.format(x="duration_ms")} END AS k,
-           {_SUMS}{_IDS}
-    FROM t LEFT JOIN ranked USING (b, tag_key, tag_value)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero
+    FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type,
+                 {_SUMS}{_IDS}
+          FROM c GROUP BY b, tag_key, tag_value, agent, model, err) AS g
+    JOIN bins ON bins.b = g.bucket AND bins.tag_key = g.tag_key
+        AND bins.tag_value = g.tag_value AND bins.agent = g.agent AND bins.model = g.model
+        AND bins.err = g.error_type
     """
 
 
@@ -94,20 +114,29 @@ async def aggregate_tagged(
     where, args = raw.raw_where()
     n = len(args)
     sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket)
-    out: dict[TagKey, Tally] = defaultdict(Tally)
-    ids: dict[TagKey, tuple[list[list[str]], list[list[str]]]] = defaultdict(lambda: ([], []))
+    out: dict[TagKey, Tally] = {}
     for row in await _fetch(conn, sql, [*args, list(keys), cap]):
         key = TagKey(row["bucket"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
                      row["error_type"])  # fmt: skip
-        _add_fine(out[key], row)
-        users, sessions = ids[key]
-        if row["users"]:
-            users.append(row["users"])
-        if row["sessions"]:
-            sessions.append(row["sessions"])
-    for key, (users, sessions) in ids.items():
-        _sketch(out[key], users, sessions)
-    return dict(out)
+        out[key] = _tally(row)
+    return out
+
+
+def _tally(row: Any) -> Tally:
+    """One group's tally: sums as they are, bins from their arrays, ids sketched."""
+    tally = Tally(
+        runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
+        duration_sum=row["duration_sum"], duration_min=row["duration_min"],
+        duration_max=row["duration_max"],
+        latency=LatencySketch.from_arrays(row["lat_zero"], row["lat_keys"] or [],
+                                          row["lat_counts"] or []),
+    )  # fmt: skip
+    sums = vars(tally)
+    for name in ROW_SUMS:
+        sums[name] = row[name]
+    _sketch(tally, [row["users"]] if row["users"] else [],
+            [row["sessions"]] if row["sessions"] else [])  # fmt: skip
+    return tally
 
 
 def _sketch(tally: Tally, users: list[list[str]], sessions: list[list[str]]) -> None:
