@@ -110,9 +110,9 @@ async def _by_alias(
 @pytest.mark.parametrize(
     ("endpoint", "path", "names"),
     [
-        (_summary_like, "/x", {"from", "to", "agent", "model"}),
-        (_with_tz, "/x", {"from", "to", "agent", "model", "tz"}),
-        (_runs_like, "/x", {"from", "to", "agent", "model", "status", "error_type", "user_id",
+        (_summary_like, "/x", {"from", "to", "agent", "model", "tag"}),
+        (_with_tz, "/x", {"from", "to", "agent", "model", "tag", "tz"}),
+        (_runs_like, "/x", {"from", "to", "agent", "model", "tag", "status", "error_type", "user_id",
                             "session_id", "trace_id", "limit"}),
         (_by_alias, "/x/{event_id}", {"from"}),
     ],
