@@ -9,6 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
+# Alembic's home; the wheel carries it as runtally/migrations (pyproject force-include).
+COPY migrations ./migrations
 RUN pip install . && useradd --system --uid 10001 --no-create-home runtally
 
 USER runtally

@@ -64,6 +64,13 @@ DESCRIPTIONS = {
     "otel_sweep_interval_s": "how often each API process decides due traces",
     "otel_retry_after_s": "`Retry-After` of a 503 from `/v1/traces`",
     "data_dir": "where `runtally dev` keeps its Redis and Postgres data",
+    "alerts_interval_s": "how often the scheduler evaluates alert rules",
+    "alerts_delivery_timeout_s": "timeout of one webhook POST",
+    "alerts_delivery_attempts": "attempts after which a notification is marked failed",
+    "alerts_retry_base_s": "first retry delay of a failed webhook POST (doubles each attempt)",
+    "alerts_delivery_budget_s": "how long one alert pass keeps retrying due deliveries",
+    "metrics_cache_s": "how long `/metrics` reuses its business figures",
+    "metrics_max_pairs": "(agent, model) label pairs per project on `/metrics`; the rest: `other`",
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
+from runtally.alerts import cli as alerts_cli
 from runtally.api import cli as api_cli
 from runtally.devstack import cli as dev_cli
 from runtally.errors import UserError
@@ -33,7 +34,7 @@ def _root() -> None:
     """runtally: tallies every LLM-agent run."""
 
 
-for _area in (store_cli, ingest_cli, rollup_cli, api_cli, dev_cli):
+for _area in (store_cli, ingest_cli, rollup_cli, api_cli, alerts_cli, dev_cli):
     _area.register(app)
 
 

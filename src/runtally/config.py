@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # --- dev stack
     data_dir: Path = Path(".runtally")
 
+    # --- alerts and business metrics
+    alerts_interval_s: int = Field(default=constants.ALERTS_INTERVAL_S, ge=1, le=3600)
+    alerts_delivery_timeout_s: float = Field(
+        default=constants.ALERTS_DELIVERY_TIMEOUT_S, gt=0, le=60
+    )
+    alerts_delivery_attempts: int = Field(default=constants.ALERTS_DELIVERY_ATTEMPTS, ge=1, le=50)
+    alerts_retry_base_s: float = Field(default=constants.ALERTS_RETRY_BASE_S, gt=0)
+    alerts_delivery_budget_s: float = Field(default=constants.ALERTS_DELIVERY_BUDGET_S, ge=0)
+    metrics_cache_s: float = Field(default=constants.METRICS_CACHE_S, ge=0)
+    metrics_max_pairs: int = Field(default=constants.METRICS_MAX_PAIRS, ge=1, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _plain_postgres_url(cls, value: str) -> str:

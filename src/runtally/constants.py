@@ -31,6 +31,22 @@ PROJECT = "default"
 API_HOST = "127.0.0.1"
 API_PORT = 8000
 
+# --- alerts and business metrics
+CRON_ALERTS = "runtally:alerts"
+ALERTS_INTERVAL_S = 60  # how often rules are evaluated
+ALERTS_TOP_N = 10  # groups evaluated per grouped rule, unless the rule says otherwise
+ALERTS_DELIVERY_TIMEOUT_S = 5.0  # one webhook POST, connect to last byte
+ALERTS_DELIVERY_ATTEMPTS = 6  # a notification is given up (status failed) after these
+ALERTS_RETRY_BASE_S = 2.0  # back-off: base * 2^(attempt-1), capped at ALERTS_RETRY_MAX_S
+ALERTS_RETRY_MAX_S = 300.0
+ALERTS_DELIVERY_BUDGET_S = 20.0  # how long one pass keeps retrying due deliveries
+ALERTS_DELIVERY_BATCH = 50  # deliveries one pass sends at once (concurrently)
+SIGNATURE_HEADER = "X-Runtally-Signature"
+SLACK_WEBHOOK_PREFIX = "https://hooks.slack.com/services/"
+METRICS_CACHE_S = 5.0  # business metrics are read at most this often
+METRICS_MAX_PAIRS = 200  # (agent, model) label pairs per project; the rest are `other`
+METRICS_OTHER = "other"
+
 # --- OpenTelemetry intake (POST /v1/traces)
 OTEL_TRACE_PREFIX = "runtally:otel:trace:"  # a staged trace: <prefix><project>:<trace id hex>
 OTEL_DUE = "runtally:otel:due"  # sorted set: staged trace key -> when it is decided (unix s)

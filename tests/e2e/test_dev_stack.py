@@ -1,131 +1,128 @@
 """`runtally dev --demo` brings the whole system up, serves live numbers and stops cleanly.
 
-Runs the real command as a user would, with a temp data folder and free ports, then
-starts it again to check that the data and the dev key survive a restart and that a
-SIGINT (Ctrl-C) takes the same clean shutdown path.
+Runs the real command as a user would, with a temp data folder and free ports, in its own
+process group as a terminal runs a job. Stops are tested the ways a user stops it:
+``--duration``, Ctrl-C (SIGINT to the whole process group) and SIGTERM to the one process.
+After each: exit 0 within the grace time, the steps printed in the documented order, and
+no process of the stack left (the dev process, its children, Redis, Postgres).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import socket
-import subprocess
-import threading
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from runtally.devstack.children import CLI
 from runtally.devstack.servers import free_port
+from tests.e2e.devproc import (
+    alive,
+    assert_stopped_in_order,
+    descendants,
+    finish,
+    listening,
+    stack_pids,
+    start_dev,
+    wait_key,
+    wait_line,
+)
 from tests.e2e.helpers import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
 
-KEY_LINE = re.compile(r"API key: (rt_[A-Za-z0-9_-]+)")
+# Drain (15 s) + children's grace (10 + 5 s) + servers: the longest a clean stop may take.
+STOP_TIMEOUT_S = 45
 
 
-class Output:
-    """Collects a process's output lines in a thread, so the test can wait for one."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        assert process.stdout is not None
-        stream = process.stdout
-        self.thread = threading.Thread(target=lambda: self.lines.extend(stream), daemon=True)
-        self.thread.start()
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def key(self) -> str | None:
-        match = KEY_LINE.search(self.text)
-        return match.group(1) if match else None
+@pytest.fixture
+def data_dir(server_root: Path) -> Path:
+    """A data folder the ``postgres`` OS user can reach (pytest's tmp root is 0700)."""
+    return Path(tempfile.mkdtemp(prefix="dev-", dir=server_root))
 
 
-def clean_env() -> dict[str, str]:
-    """The environment without RUNTALLY_* (the dev stack must need no configuration)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNTALLY_")}
-    return {**env, "COLUMNS": "100", "PYTHONUNBUFFERED": "1"}
-
-
-def start_dev(data_dir: Path, api_port: int, *extra: str) -> tuple[subprocess.Popen[str], Output]:
-    process = subprocess.Popen(
-        [*CLI, "dev", "--data-dir", str(data_dir), "--api-port", str(api_port), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(),
-    )
-    return process, Output(process)
-
-
-def wait_key(process: subprocess.Popen[str], output: Output, timeout: float) -> str:
-    """The printed API key; fails at once (with the output) if the process exits first."""
-
-    def key() -> str | None:
-        found = output.key()
-        if found is None and process.poll() is not None:
-            output.thread.join(5)
-            raise AssertionError(f"runtally dev exited {process.returncode}:\n{output.text}")
-        return found
-
-    found: str = wait_for(key, timeout, "the API key in the output")
-    return found
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def finish(process: subprocess.Popen[str], output: Output, timeout: float) -> int:
-    try:
-        code = process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError(f"runtally dev did not stop:\n{output.text}") from None
-    output.thread.join(5)
-    return code
-
-
-def test_dev_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
-    data_dir = tmp_path / "dev"
-    data_dir.mkdir()
-    # Saved ports are preferred by `runtally dev`: this pins the servers to free ports.
+def pinned_ports(data_dir: Path) -> dict[str, int]:
+    """Saved ports are preferred by `runtally dev`: this pins the servers to free ports."""
     ports = {"redis": free_port(), "postgres": free_port(), "api": free_port()}
     (data_dir / "ports.json").write_text(json.dumps(ports))
+    return ports
+
+
+def assert_nothing_left(pids: set[int], ports: dict[str, int], data_dir: Path) -> None:
+    left = sorted(pid for pid in pids if alive(pid))
+    assert not left, f"processes still running: {left}"
+    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+    for name, port in ports.items():
+        assert not listening(port), f"{name} port {port} still open after runtally dev exited"
+
+
+def test_dev_demo_runs_the_whole_system_and_stops_after_its_duration(data_dir: Path) -> None:
+    ports = pinned_ports(data_dir)
     api = f"http://127.0.0.1:{ports['api']}"
 
-    process, output = start_dev(data_dir, ports["api"], "--demo", "--duration", "30")
+    process, output = start_dev(
+        data_dir, ports["api"], "--demo", "--history-days", "0", "--duration", "30"
+    )
     key = wait_key(process, output, 90)
     assert f"Dashboard: {api}/#key={key}" in output.text
-
     runs = wait_for(
         lambda: get_json(f"{api}/v1/summary", key)["runs"], 30, "stored runs from the demo fleet"
     )
     assert runs > 0
     assert get_json(f"{api}/v1/breakdown?by=agent", key)["rows"]
+    pids = stack_pids(process, data_dir)
 
-    code = finish(process, output, 90)
-    assert code == 0, output.text
+    assert finish(process, output, 30 + STOP_TIMEOUT_S) == 0, output.text
+    assert "stopping (--duration)" in output.text
+    assert_stopped_in_order(output.text)
     assert "stopped cleanly" in output.text
     assert "summary" in output.text
-    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), output.text
-    for name, port in ports.items():
-        assert not listening(port), f"{name} port {port} still open after runtally dev exited"
+    assert_nothing_left(pids, ports, data_dir)
+    assert "history:" not in output.text  # --history-days 0: no backfill
     assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()
     assert (data_dir / "redis" / "appendonlydir").is_dir()
 
-    # Second start: same key, the runs are still there, and Ctrl-C stops it cleanly.
-    process, output = start_dev(data_dir, ports["api"])
+
+def test_ctrl_c_and_sigterm_stop_the_demo_in_order(data_dir: Path) -> None:
+    ports = pinned_ports(data_dir)
+    api = f"http://127.0.0.1:{ports['api']}"
+
+    # Ctrl-C: the terminal sends SIGINT to every process of the foreground job's group.
+    process, output = start_dev(data_dir, ports["api"], "--demo", "--history-days", "0")
+    key = wait_key(process, output, 90)
+    runs = wait_for(lambda: get_json(f"{api}/v1/summary", key)["runs"], 30, "live runs")
+    pids = stack_pids(process, data_dir)
+    assert os.getpgid(process.pid) == process.pid
+    os.killpg(process.pid, signal.SIGINT)
+    assert finish(process, output, STOP_TIMEOUT_S) == 0, output.text
+    assert "stopping (SIGINT)" in output.text
+    assert_stopped_in_order(output.text)
+    assert_nothing_left(pids, ports, data_dir)
+
+    # Second start keeps the key and the runs; SIGTERM to the one process stops it too.
+    process, output = start_dev(data_dir, ports["api"], "--demo", "--history-days", "0")
     assert wait_key(process, output, 60) == key
     assert get_json(f"{api}/v1/summary", key)["runs"] >= runs
-    process.send_signal(signal.SIGINT)
-    assert finish(process, output, 60) == 0, output.text
-    for name, port in ports.items():
-        assert not listening(port), name
+    wait_line(process, output, r"runtally is running", 30)
+    pids = stack_pids(process, data_dir)
+    process.send_signal(signal.SIGTERM)
+    assert finish(process, output, STOP_TIMEOUT_S) == 0, output.text
+    assert "stopping (SIGTERM)" in output.text
+    assert_stopped_in_order(output.text)
+    assert_nothing_left(pids, ports, data_dir)
+
+
+def test_ctrl_c_during_start_up_stops_what_was_started(data_dir: Path) -> None:
+    ports = pinned_ports(data_dir)
+    process, output = start_dev(data_dir, ports["api"], "--demo")
+    wait_line(process, output, r"redis-server on", 60)
+    pids = {process.pid, *descendants(process.pid)}
+    os.killpg(process.pid, signal.SIGINT)
+    assert finish(process, output, STOP_TIMEOUT_S) == 0, output.text
+    assert "stopping during start-up (SIGINT)" in output.text
+    assert "stopped redis-server" in output.text
+    assert "API key" not in output.text
+    assert "history:" not in output.text
+    assert_nothing_left(pids, ports, data_dir)

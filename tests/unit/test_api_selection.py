@@ -112,8 +112,8 @@ async def _by_alias(
     [
         (_summary_like, "/x", {"from", "to", "agent", "model", "tag"}),
         (_with_tz, "/x", {"from", "to", "agent", "model", "tag", "tz"}),
-        (_runs_like, "/x", {"from", "to", "agent", "model", "tag", "status", "error_type", "user_id",
-                            "session_id", "trace_id", "limit"}),
+        (_runs_like, "/x", {"from", "to", "agent", "model", "tag", "status", "error_type",
+                            "user_id", "session_id", "trace_id", "limit"}),
         (_by_alias, "/x/{event_id}", {"from"}),
     ],
 )  # fmt: skip

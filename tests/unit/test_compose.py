@@ -120,3 +120,21 @@ def test_dockerfile_runs_the_runtally_entry_point(repo_root: Path) -> None:
     assert "FROM python:3.11-slim" in text
     assert "pip install ." in text
     assert 'ENTRYPOINT ["runtally"]' in text
+
+
+def test_the_image_build_gets_every_folder_the_wheel_ships(repo_root: Path) -> None:
+    """``pip install .`` in the image needs the force-included folders in its context."""
+    import tomllib
+
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert "migrations" in shipped
+    dockerfile = (repo_root / "Dockerfile").read_text().splitlines()
+    ignored = {
+        line.strip().strip("/")
+        for line in (repo_root / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for folder in shipped:
+        assert f"COPY {folder} ./{folder}" in dockerfile, folder
+        assert folder not in ignored, folder

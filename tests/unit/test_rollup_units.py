@@ -111,6 +111,7 @@ def test_worker_settings_follow_settings() -> None:
     jobs = {job.name: job for job in cls.cron_jobs}  # type: ignore[attr-defined]
     assert set(jobs) == {
         "runtally:roll-hours", "runtally:roll-days", "runtally:partitions", "runtally:retention",
+        "runtally:alerts",
     }  # fmt: skip
     assert all(isinstance(job, CronJob) and job.unique for job in jobs.values())
     assert jobs["runtally:roll-hours"].second == {0, 10, 20, 30, 40, 50}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from runtally.devstack.fleet import run_fleet
 from runtally.devstack.simulate import (
     ERROR_TYPES,
     KINDS,
@@ -20,7 +21,6 @@ from runtally.devstack.simulate import (
     Population,
     build_fleet,
     make_event,
-    run_fleet,
 )
 from runtally.events import parse_event
 

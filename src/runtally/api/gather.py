@@ -47,7 +47,7 @@ async def gather(
     selection: Selection,
     granularity: str | None = None,
     distinct: bool = True,
-    group_by: str | None = None,
+    group_by: str | tuple[str, ...] | None = None,
 ) -> tuple[Plan, list[Part]]:
     """All parts of ``selection``: clean days and hours from rollups, the rest from raw rows.
 
@@ -56,7 +56,7 @@ async def gather(
     (``None``: one part per group and interval). Part buckets are UTC hour or day starts
     except for ``granularity=None`` raw parts, whose bucket is their interval start;
     trimmed parts (``api.edges``) are bucketed at their hour.
-    Parts are grouped by ``group_by`` (a key column, or ``None``) and the columns
+    Parts are grouped by ``group_by`` (key columns, or ``None``) and the columns
     ``selection`` filters on; their other key columns are ''.
     """
     dims = selection.dims(group_by)

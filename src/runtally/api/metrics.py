@@ -10,7 +10,7 @@ reported as ``runtally_backend_up{backend=...} 0`` and its figures are left out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,8 +172,10 @@ class PipelineCollector(Collector):
         yield from families.values()
 
 
-def render(stats: PipelineStats) -> bytes:
-    """Prometheus text exposition of ``stats``."""
+def render(stats: PipelineStats, extra: Iterable[Collector] = ()) -> bytes:
+    """Prometheus text exposition of ``stats`` and of the ``extra`` collectors."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(stats))
+    for collector in extra:
+        registry.register(collector)
     return generate_latest(registry)

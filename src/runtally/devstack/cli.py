@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 
 from runtally.config import Settings
-from runtally.devstack.dev import DevOptions, run_dev
-from runtally.devstack.simulate import simulate_until_stopped
+from runtally.devstack.dev import run_dev
+from runtally.devstack.fleet import FleetStats, simulate_until_stopped
+from runtally.devstack.options import DEMO_HISTORY_DAYS, DevOptions
+from runtally.devstack.shutdown import Shutdown
 from runtally.errors import UserError
 
 
@@ -26,9 +28,20 @@ def dev(
     ),
     agents: int = typer.Option(6, "--agents", min=1, max=500, help="demo fleet size"),
     rate: float = typer.Option(20.0, "--rate", min=0.1, help="demo events per second"),
+    history_days: int | None = typer.Option(
+        None,
+        "--history-days",
+        min=0,
+        help=f"days of past runs published first (default {DEMO_HISTORY_DAYS} with --demo, else 0)",
+    ),
 ) -> None:
     """The whole stack on this machine: private Redis and Postgres, ingest, scheduler, API."""
     settings = Settings()
+    if history_days is not None and history_days >= settings.raw_retention_days:
+        # Ingest refuses runs older than the raw retention: they would all be dead-lettered.
+        raise UserError(
+            f"--history-days must be below the raw retention ({settings.raw_retention_days} days)"
+        )
     options = DevOptions(
         data_dir=data_dir or settings.data_dir,
         demo=demo,
@@ -36,6 +49,7 @@ def dev(
         api_port=api_port,
         agents=agents,
         rate=rate,
+        history_days=history_days,
     )
     raise typer.Exit(run_dev(options))
 
@@ -51,14 +65,21 @@ def simulate(
 ) -> None:
     """Publish synthetic run events from an agent fleet to the stream (RUNTALLY_REDIS_URL)."""
     settings = Settings()
+    shutdown = Shutdown()
+    shutdown.install()
+
+    async def run() -> FleetStats:
+        return await simulate_until_stopped(
+            settings, shutdown.event(), agents=agents, rate=rate, duration=duration,
+            project=project, seed=seed,
+        )  # fmt: skip
+
     try:
-        stats = asyncio.run(
-            simulate_until_stopped(
-                settings, agents=agents, rate=rate, duration=duration, project=project, seed=seed
-            )
-        )
+        stats = asyncio.run(run())
     except OSError as exc:
         raise UserError(f"cannot publish to Redis: {exc}") from None
+    finally:
+        shutdown.uninstall()
     typer.echo(f"published {stats.published} events ({stats.failed} failed to publish)")
 
 

@@ -15,8 +15,8 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from runtally.devstack.children import Child
-    from runtally.devstack.dev import DevStack
-    from runtally.devstack.simulate import FleetStats
+    from runtally.devstack.fleet import FleetStats
+    from runtally.devstack.options import Outcome
 
 
 def print_access(console: Console, api_url: str, key: str) -> None:
@@ -34,6 +34,29 @@ def print_fleet(console: Console, agents: int, rate: float) -> None:
     console.print(f"[green]✓[/] demo fleet: {agents} agents publishing ~{rate:g} runs/s")
 
 
+def print_history_start(console: Console, days: int, total: int) -> None:
+    console.print(f"history: publishing {total:,} runs of the last {days} days…", highlight=False)
+
+
+def history_published(console: Console, published: int, total: int) -> None:
+    console.print(f"history: published {published:,}/{total:,}", highlight=False)
+
+
+def history_storing(console: Console, left: int) -> None:
+    console.print(f"history: {left:,} runs still to store", highlight=False)
+
+
+def print_history_done(
+    console: Console, published: int, start: datetime, end: datetime, stored: bool
+) -> None:
+    """The history line; tools read ``history: N runs from START to END stored``."""
+    span = f"{published:,} runs from {start.isoformat()} to {end.isoformat()}"
+    if stored:
+        console.print(f"[green]✓[/] history: {span} stored", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"[yellow]history: {span} published, not all stored yet[/]", soft_wrap=True)
+
+
 def print_running(console: Console, duration: float | None) -> None:
     until = f"for {duration:g}s" if duration is not None else "until Ctrl-C"
     console.print(f"[bold green]runtally is running[/] {until}")
@@ -44,8 +67,24 @@ def print_crash(console: Console, child: Child) -> None:
     console.print(child.log_tail(), markup=False, highlight=False)
 
 
-def print_stopping(console: Console) -> None:
-    console.print("[yellow]stopping: draining the stream, then stopping processes…[/]")
+def print_stopping(console: Console, reason: str | None) -> None:
+    why = f" ({reason})" if reason else ""
+    console.print(f"[yellow]stopping{why}: fleet, stream, processes, servers…[/]")
+
+
+def print_step(console: Console, what: str) -> None:
+    """One finished shutdown step; the lines show the order things stopped in."""
+    console.print(f"[green]✓[/] {what}", highlight=False)
+
+
+def print_drained(console: Console, left: int) -> None:
+    """The drain step: done, or what is left (kept in Redis for the next start)."""
+    if left == 0:
+        print_step(console, "drained the stream")
+    elif left > 0:
+        console.print(f"[yellow]stopped draining: {left:,} stream entries left in Redis[/]")
+    else:
+        console.print("[yellow]stopped draining: Redis did not answer[/]")
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -95,36 +134,39 @@ def _state(code: int | None) -> str:
     return f"[red]exit {code}[/]"
 
 
-def print_summary(console: Console, stack: DevStack, code: int) -> None:
+def print_summary(console: Console, outcome: Outcome, code: int) -> None:
     """The final table: each component, where it ran, how it stopped; then the totals."""
     table = Table(title="runtally dev — summary", title_justify="left")
-    table.add_column("component")
-    table.add_column("address / files")
-    table.add_column("state")
-    ports = stack.ports
-    if ports:
-        table.add_row("redis-server", f"127.0.0.1:{ports['redis']} (AOF)", "[green]stopped[/]")
-        pg_state = (
-            "[green]stopped[/]" if stack.outcome.postgres_stopped else "[red]still running[/]"
-        )
-        table.add_row("postgres", f"127.0.0.1:{ports['postgres']}", pg_state)
-    codes = stack.outcome.exit_codes
-    for name, exit_code in codes.items():
-        where = f"http://127.0.0.1:{ports['api']}" if name == "api" else f"logs/{name}.log"
-        table.add_row(name, where, _state(exit_code))
-    fleet = stack.outcome.fleet
-    if fleet is not None:
-        table.add_row("demo fleet", f"{fleet.published:,} events published", "[green]stopped[/]")
+    for column in ("component", "address / files", "state"):
+        table.add_column(column)
+    for row in _rows(outcome):
+        table.add_row(*row)
     console.print(table)
-    summary = stack.outcome.summary
+    summary = outcome.summary
     if summary is not None:
         console.print(
             f"stored runs (last 24 h): {summary['runs']:,} · cost ${summary['cost_usd']:,.2f}"
         )
-    if stack.outcome.undrained:
+    if outcome.undrained > 0:
         console.print(
-            f"[yellow]{stack.outcome.undrained} stream entries not yet stored; "
+            f"[yellow]{outcome.undrained} stream entries not yet stored; "
             "they are kept in Redis and stored on the next start[/]"
         )
     verdict = "[green]stopped cleanly[/]" if code == 0 else f"[red]exit code {code}[/]"
-    console.print(f"{verdict}; data kept in {stack.data_dir} for the next start")
+    console.print(f"{verdict}; data kept in {outcome.data_dir} for the next start")
+
+
+def _rows(outcome: Outcome) -> list[tuple[str, str, str]]:
+    ports = outcome.ports
+    rows = []
+    if "redis" in ports and "postgres" in ports:
+        pg_state = "[green]stopped[/]" if outcome.postgres_stopped else "[red]still running[/]"
+        rows.append(("redis-server", f"127.0.0.1:{ports['redis']} (AOF)", "[green]stopped[/]"))
+        rows.append(("postgres", f"127.0.0.1:{ports['postgres']}", pg_state))
+    for name, exit_code in outcome.exit_codes.items():
+        where = f"http://127.0.0.1:{ports['api']}" if name == "api" else f"logs/{name}.log"
+        rows.append((name, where, _state(exit_code)))
+    fleet = outcome.fleet
+    if fleet is not None:
+        rows.append(("demo fleet", f"{fleet.published:,} events published", "[green]stopped[/]"))
+    return rows

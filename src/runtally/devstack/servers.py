@@ -145,7 +145,10 @@ class PostgresServer:
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         if _is_root():
             args = ["runuser", "-u", "postgres", "--", *args]
-        return subprocess.run(args, check=check, capture_output=True, text=True)
+        # Own session: a Ctrl-C meant for `runtally dev` must not reach pg_ctl or Postgres.
+        return subprocess.run(
+            args, check=check, capture_output=True, text=True, start_new_session=True
+        )
 
     @property
     def pgdata(self) -> Path:

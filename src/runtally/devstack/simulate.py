@@ -1,8 +1,7 @@
 """A synthetic agent fleet: realistic run events for demos, load and dashboards.
 
 ``make_event`` is pure (randomness and clock are passed in), so its distributions are
-testable; ``run_fleet`` paces events at a Poisson rate and hands them to a publish
-callable (the ``Publisher`` in production, a list in tests) until a stop event is set.
+testable; ``runtally.devstack.fleet`` paces them and hands them to a publisher.
 
 What the fleet looks like:
 - agents of several kinds, each with its own models, latency profile and error rate;
@@ -16,19 +15,12 @@ What the fleet looks like:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 import random
-import signal
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-
-from runtally.config import Settings
 
 MODELS = (
     "gpt-4.1",
@@ -144,6 +136,63 @@ def _tokens(rng: random.Random, profile: AgentProfile) -> dict[str, int]:
     return counts
 
 
+def run_times(
+    rng: random.Random, profile: AgentProfile, now: datetime, late_share: float
+) -> tuple[datetime, float]:
+    """(started_at, duration in ms) of a run that ends ``now``, or 1-3 hours before it.
+
+    A ``late_share`` of runs ended 1-3 hours ago (a publisher that buffered them).
+    """
+    duration = latency_ms(rng, profile)
+    ended = now
+    if rng.random() < late_share:
+        ended = now - timedelta(minutes=rng.uniform(60, 180))
+    return ended - timedelta(milliseconds=duration), duration
+
+
+def _outcome(rng: random.Random, profile: AgentProfile) -> dict[str, Any]:
+    """Status fields and token counts; a run rejected before the model ran has no tokens."""
+    fields: dict[str, Any] = {}
+    if rng.random() < profile.error_rate:
+        error = pick_error(rng)
+        fields.update(status="error", error_type=error, error_message=ERROR_MESSAGES[error])
+        if error in ("RateLimitError", "ContextLengthExceeded"):
+            return fields
+    fields.update(_tokens(rng, profile))
+    if rng.random() < 0.1:
+        # Some publishers know their negotiated price and send the cost themselves.
+        fields["cost_usd"] = round(
+            fields["input_tokens"] * 1e-6 + fields["output_tokens"] * 4e-6, 6
+        )
+    return fields
+
+
+def describe_run(
+    rng: random.Random,
+    agent: Agent,
+    population: Population,
+    started: datetime,
+    duration: float,
+    project: str = "default",
+) -> dict[str, Any]:
+    """One run event (wire format v1 as a dict) of ``agent`` that started at ``started``."""
+    user, session = population.pick(rng)
+    return {
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "project": project,
+        "agent": agent.name,
+        "model": rng.choice(agent.profile.models),
+        "started_at": started.isoformat(),
+        "duration_ms": duration,
+        "user_id": user,
+        "session_id": session,
+        "trace_id": f"{rng.getrandbits(64):016x}",
+        "time_to_first_token_ms": round(duration * rng.uniform(0.05, 0.3), 3),
+        "tags": {"env": "demo", "region": rng.choice(("eu-west-1", "us-east-1"))},
+        **_outcome(rng, agent.profile),
+    }
+
+
 def make_event(
     rng: random.Random,
     agent: Agent,
@@ -152,139 +201,6 @@ def make_event(
     project: str = "default",
     late_share: float = 0.01,
 ) -> dict[str, Any]:
-    """One run event (wire format v1 as a dict) for a run of ``agent`` that ends ``now``.
-
-    A ``late_share`` of events started 1-3 hours ago (a publisher that buffered them).
-    """
-    profile = agent.profile
-    duration = latency_ms(rng, profile)
-    ended = now
-    if rng.random() < late_share:
-        ended = now - timedelta(minutes=rng.uniform(60, 180))
-    started = ended - timedelta(milliseconds=duration)
-    user, session = population.pick(rng)
-    event: dict[str, Any] = {
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "project": project,
-        "agent": agent.name,
-        "model": rng.choice(profile.models),
-        "started_at": started.isoformat(),
-        "duration_ms": duration,
-        "user_id": user,
-        "session_id": session,
-        "trace_id": f"{rng.getrandbits(64):016x}",
-        "time_to_first_token_ms": round(duration * rng.uniform(0.05, 0.3), 3),
-        "tags": {"env": "demo", "region": rng.choice(("eu-west-1", "us-east-1"))},
-    }
-    if rng.random() < profile.error_rate:
-        error = pick_error(rng)
-        event.update(status="error", error_type=error, error_message=ERROR_MESSAGES[error])
-        if error in ("RateLimitError", "ContextLengthExceeded"):
-            return event  # rejected before the model produced anything: no tokens
-    event.update(_tokens(rng, profile))
-    if rng.random() < 0.1:
-        # Some publishers know their negotiated price and send the cost themselves.
-        event["cost_usd"] = round(event["input_tokens"] * 1e-6 + event["output_tokens"] * 4e-6, 6)
-    return event
-
-
-Publish = Callable[[dict[str, Any]], Awaitable[object]]
-
-
-@dataclass
-class FleetStats:
-    """What the fleet published, by agent and status."""
-
-    published: int = 0
-    failed: int = 0
-    by_agent: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-
-    def count(self, event: dict[str, Any]) -> None:
-        self.published += 1
-        self.by_agent[event["agent"]] += 1
-        if event.get("status") == "error":
-            self.errors[event["error_type"]] += 1
-
-
-async def run_fleet(
-    publish: Publish,
-    stop: asyncio.Event,
-    *,
-    agents: int = 6,
-    rate: float = 20.0,
-    project: str = "default",
-    seed: int | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    stats: FleetStats | None = None,
-) -> FleetStats:
-    """Publish events at ``rate`` per second (Poisson arrivals) until ``stop`` is set."""
-    if rate <= 0:
-        raise ValueError("rate must be positive")
-    rng = random.Random(seed)
-    fleet = build_fleet(agents)
-    population = Population()
-    stats = stats if stats is not None else FleetStats()
-    loop = asyncio.get_running_loop()
-    due = loop.time()
-    while not stop.is_set():
-        event = make_event(rng, rng.choice(fleet), population, clock(), project)
-        try:
-            accepted = await publish(event)
-        except Exception:  # a demo fleet outlives a Redis restart; the count shows it
-            accepted = False
-        if accepted is False:  # the Publisher refused it (buffer full or closed)
-            stats.failed += 1
-        else:
-            stats.count(event)
-        # Pace on an absolute schedule, so slow publishes do not lower the rate.
-        due += rng.expovariate(rate)
-        delay = due - loop.time()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-    return stats
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set ``stop`` (the one shutdown path), where the OS allows."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
-async def simulate_until_stopped(
-    settings: Settings,
-    *,
-    agents: int,
-    rate: float,
-    duration: float | None,
-    project: str = "default",
-    seed: int | None = None,
-    stop: asyncio.Event | None = None,
-    stats: FleetStats | None = None,
-) -> FleetStats:
-    """Run the fleet through a ``Publisher`` until a signal, ``stop`` or ``duration``.
-
-    The publisher is closed (its buffer flushed) before returning.
-    """
-    from runtally.sdk.publisher import Publisher  # the SDK; imported here to keep this light
-
-    stop = stop if stop is not None else asyncio.Event()
-    install_stop_signals(stop)
-    if duration is not None:
-        asyncio.get_running_loop().call_later(duration, stop.set)
-    publisher = Publisher.from_settings(settings)
-    try:
-        return await run_fleet(
-            publisher.publish,
-            stop,
-            agents=agents,
-            rate=rate,
-            project=project,
-            seed=seed,
-            stats=stats,
-        )
-    finally:
-        await publisher.aclose()
+    """One run event of ``agent`` that ends ``now`` (a ``late_share`` ended 1-3 h ago)."""
+    started, duration = run_times(rng, agent.profile, now, late_share)
+    return describe_run(rng, agent, population, started, duration, project)

@@ -15,6 +15,8 @@ from typing import Any, NotRequired, TypedDict
 
 from redis.asyncio import Redis
 
+from runtally.alerts.deliver import Poster
+from runtally.alerts.engine import run_pass
 from runtally.config import Settings
 from runtally.rollup import maintenance
 from runtally.rollup.daily import roll_days
@@ -102,11 +104,13 @@ async def run_pending(settings: Settings) -> Pending:
 
 class JobContext(TypedDict):
     """What arq's ``ctx`` carries for the jobs: ``settings`` (``scheduler.worker_settings``),
-    ``pool`` (``scheduler.startup``), arq's own ``redis`` and, in tests, a ``clock``."""
+    ``pool`` and ``poster`` (``scheduler.startup``), arq's own ``redis`` and, in tests, a
+    ``clock``."""
 
     settings: Settings
     pool: Pool
     redis: Redis
+    poster: Poster  # the alerts' webhook client (``scheduler.startup``)
     clock: NotRequired[Clock]
 
 
@@ -152,3 +156,13 @@ async def job_retention(ctx: JobContext) -> dict[str, Any]:
         "postponed": retention.postponed,
         "trimmed": trimmed,
     }
+
+
+async def job_alerts(ctx: JobContext) -> dict[str, int]:
+    """Evaluate the alert rules due this interval, then deliver (ctx["poster"] POSTs)."""
+    settings = ctx["settings"]
+    budget = min(settings.alerts_delivery_budget_s, settings.alerts_interval_s / 2)
+    stats = await run_pass(ctx["pool"], settings, ctx["poster"], _clock(ctx), budget)
+    if stats.rules or stats.sent.delivered or stats.sent.failed:
+        log.info("alerts: %s", stats.summary())
+    return {"rules": stats.rules, "notices": stats.notices, "delivered": stats.sent.delivered}

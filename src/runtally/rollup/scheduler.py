@@ -17,6 +17,7 @@ from arq.worker import Worker
 from arq.worker import create_worker as arq_create_worker
 
 from runtally import constants
+from runtally.alerts.deliver import HttpPoster
 from runtally.config import Settings
 from runtally.rollup import jobs
 from runtally.store.engine import create_pool
@@ -38,11 +39,15 @@ def cron_fields(interval_s: int) -> dict[str, set[int]]:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Open the process's Postgres pool."""
+    """Open the process's Postgres pool and the alerts' webhook client."""
     ctx["pool"] = await create_pool(ctx["settings"], min_size=1, max_size=4)
+    ctx["poster"] = HttpPoster(ctx["settings"].alerts_delivery_timeout_s)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    poster = ctx.pop("poster", None)
+    if poster is not None:
+        await poster.aclose()
     pool = ctx.pop("pool", None)
     if pool is not None:
         await pool.close()
@@ -52,6 +57,7 @@ def worker_settings(settings: Settings) -> type:
     """An arq ``WorkerSettings`` class for ``settings``."""
     hours = cron_fields(settings.rollup_interval_s)
     days = cron_fields(settings.rollup_days_interval_s)
+    alerts = cron_fields(settings.alerts_interval_s)
     # arq types a job's ctx as a plain dict; ours are typed by ``jobs.JobContext``.
     cron_jobs = [
         cron(jobs.job_roll_hours, name=constants.CRON_ROLL_HOURS, **hours),  # type: ignore[arg-type]
@@ -67,6 +73,7 @@ def worker_settings(settings: Settings) -> type:
             name=constants.CRON_RETENTION,
             minute={constants.MINUTE_OF_RETENTION},
         ),
+        cron(jobs.job_alerts, name=constants.CRON_ALERTS, **alerts),  # type: ignore[arg-type]
     ]
     attributes: dict[str, Any] = {
         "cron_jobs": cron_jobs,

@@ -80,10 +80,11 @@ class Selection:
         filters are not: ``rollup_hourly``/``rollup_daily`` carry no tags)."""
         return not self.tags and all(column in ROLLED_UP for column in self.filters)
 
-    def dims(self, group_by: str | None = None) -> int:
-        """The grouping set (``runtally.cube``) that keeps the filtered columns and
-        ``group_by``; ``KeyError`` if one is not a rollup key column."""
-        return dims_of((*self.filters, group_by))
+    def dims(self, group_by: str | tuple[str, ...] | None = None) -> int:
+        """The grouping set (``runtally.cube``) that keeps the filtered columns and the
+        ``group_by`` column(s); ``KeyError`` if one is not a rollup key column."""
+        by = group_by if isinstance(group_by, tuple) else (group_by,)
+        return dims_of((*self.filters, *by))
 
     def raw_where(self) -> tuple[str, list[Any]]:
         """The WHERE condition on ``agent_runs`` and its parameters ($1 = project,

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from runtally.api import scrape
 from runtally.api.deps import Resources, get_resources, get_settings
 from runtally.api.metrics import TIMEOUT_S, read_stats, render
 from runtally.api.schemas import Health, Ready
@@ -52,9 +53,12 @@ async def readyz(resources: Annotated[Resources, Depends(get_resources)]) -> Any
     "/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}}
 )
 async def metrics(
+    request: Request,
     resources: Annotated[Resources, Depends(get_resources)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
-    """Prometheus text: ingest counters, stream and group lag, dirty-hour age."""
+    """Prometheus text: ingest counters, stream and group lag, dirty-hour age; runs,
+    tokens and cost per project/agent/model (all time); alert states."""
     stats = await read_stats(resources.redis, resources.pool, settings)
-    return Response(render(stats), media_type=CONTENT_TYPE_LATEST)
+    extra = await scrape.collectors(request.app.state, resources.pool, settings)
+    return Response(render(stats, extra), media_type=CONTENT_TYPE_LATEST)

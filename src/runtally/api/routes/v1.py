@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends
 
 from runtally.api.errors import ERROR_RESPONSES
 from runtally.api.params import known_parameters
-from runtally.api.routes import aggregates, runs
+from runtally.api.routes import aggregates, alerts, runs
 
 router = APIRouter(
     prefix="/v1", responses=ERROR_RESPONSES, dependencies=[Depends(known_parameters)]
 )
 router.include_router(aggregates.router)
 router.include_router(runs.router)
+router.include_router(alerts.router)

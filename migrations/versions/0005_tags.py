@@ -17,7 +17,7 @@ Existing buckets get no tag or top rows (their raw rows may be gone): answers ov
 say they come from raw rows within retention, or are empty beyond it.
 
 Revision ID: 0005_tags
-Revises: 0002 (0002_grouping_sets)
+Revises: 0004_alerts (chained after the head on main; issued against 0002_grouping_sets)
 Create Date: 2026-12-01
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005_tags"
-down_revision = "0002"
+down_revision = "0004_alerts"
 branch_labels = None
 depends_on = None
 
