@@ -76,6 +76,6 @@ async def top_from_rollups(
     raw += [span for span in missing if span[0] >= cutoff]
     lost = await _with_runs(conn, selection.project, [s for s, _ in missing if s < cutoff])
     for start, end in sorted(raw):
-        buckets.append((await top_ids(conn, selection.during(start, end), None))[kind])
+        buckets.append((await top_ids(conn, selection.during(start, end), None, (kind,)))[kind])
     note = f"{lost} bucket(s) before raw retention have no top-K rows and are left out"
     return TopAnswer(rank(buckets, limit), note if lost else None)

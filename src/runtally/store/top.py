@@ -40,13 +40,23 @@ _REST = """
 """
 
 
-def top_sql(where: str, k_param: str) -> str:
+COLUMN = {"user": "user_id", "session": "session_id"}
+
+
+def top_sql(where: str, k_param: str, kinds: tuple[str, ...] = KINDS) -> str:
+    """The statement for ``kinds`` (both: one scan with grouping sets)."""
+    if len(kinds) == 1:
+        kind, item = f"'{kinds[0]}'::text", COLUMN[kinds[0]]
+    else:
+        kind = "CASE WHEN GROUPING(user_id) = 0 THEN 'user' ELSE 'session' END"
+        item = "coalesce(user_id, session_id)"
+    sets = ", ".join(f"({COLUMN[k]})" for k in kinds)
+    values = ", ".join(f"('{k}')" for k in kinds)
     return f"""
     WITH ids AS (
-        SELECT CASE WHEN GROUPING(user_id) = 0 THEN 'user' ELSE 'session' END AS kind,
-               coalesce(user_id, session_id) AS item, {_PER_ID}
+        SELECT {kind} AS kind, {item} AS item, {_PER_ID}
         FROM agent_runs WHERE {where}
-        GROUP BY GROUPING SETS ((user_id), (session_id))
+        GROUP BY GROUPING SETS ({sets})
     ), ranked AS (
         SELECT *, row_number() OVER (
             PARTITION BY kind ORDER BY cost DESC, runs DESC, item COLLATE "C") AS rn
@@ -58,7 +68,7 @@ def top_sql(where: str, k_param: str) -> str:
     FROM ranked WHERE rn <= {k_param}
     UNION ALL
     SELECT k.kind, true, '', {_REST}
-    FROM (VALUES ('user'), ('session')) AS k(kind)
+    FROM (VALUES {values}) AS k(kind)
     LEFT JOIN ranked ON ranked.kind = k.kind AND ranked.rn > {k_param}
     GROUP BY k.kind
     """
@@ -83,12 +93,14 @@ def add_row(tops: dict[str, BucketTop], row: Record) -> None:
         top.listed[row["item"]] = item_of(row)
 
 
-async def top_ids(conn: Connection, raw: Selection, k: int | None) -> dict[str, BucketTop]:
-    """Per kind, the top ``k`` ids of the rows ``raw`` selects and the exact remainder
-    (``k=None``: every id listed, the remainder empty)."""
+async def top_ids(
+    conn: Connection, raw: Selection, k: int | None, kinds: tuple[str, ...] = KINDS
+) -> dict[str, BucketTop]:
+    """Per kind of ``kinds``, the top ``k`` ids of the rows ``raw`` selects and the exact
+    remainder (``k=None``: every id listed, the remainder empty)."""
     where, args = raw.raw_where()
     limit: Any = k if k is not None else 2**62
-    tops: dict[str, BucketTop] = {kind: BucketTop() for kind in KINDS}
-    for row in await conn.fetch(top_sql(where, f"${len(args) + 1}"), *args, limit):
+    tops: dict[str, BucketTop] = {kind: BucketTop() for kind in kinds}
+    for row in await conn.fetch(top_sql(where, f"${len(args) + 1}", kinds), *args, limit):
         add_row(tops, row)
     return tops
