@@ -33,6 +33,8 @@ from bench.harness import (
 )
 from runtally.store.engine import connect
 
+# One consumer in the command's own process: the figures are one consumer's.
+ONE_INGEST = ["ingest", "--processes", "1"]
 NAME = "latency"
 TITLE = "End-to-end latency"
 RATE = 5000
@@ -51,7 +53,7 @@ async def _run(ctx: BenchContext, stack: Stack, seconds: int) -> None:
     rng = random.Random(5)
     try:
         await client.xgroup_create(settings.stream, settings.group, id="$", mkstream=True)
-        with procs.running(stack, ["ingest"]) as children:
+        with procs.running(stack, ONE_INGEST) as children:
             await _wait_ready(client, settings.stream, settings.group, stack, rng)
             sent = await feed.steady(client, settings.stream, RATE, seconds, lambda i: _event(rng))
             samples = await procs.wait_acked(
@@ -105,7 +107,7 @@ async def _wait_ready(
     await client.xadd(stream, {"data": _event(rng)})
     samples = await procs.wait_acked(client, stream, group, 1, timeout=60)
     if not samples or samples[-1][1] < 1:
-        tail = procs.log_tail(stack, ["ingest"])
+        tail = procs.log_tail(stack, ONE_INGEST)
         raise TimeoutError(f"the ingest did not store a first event in 60 s; log: {tail}")
 
 

@@ -26,6 +26,8 @@ from bench.harness import (
     today_window,
 )
 
+# One consumer in the command's own process: the figures are one consumer's.
+ONE_INGEST = ["ingest", "--processes", "1"]
 NAME = "memory"
 TITLE = "Ingest memory under sustained load"
 RATE = 15_000
@@ -44,7 +46,7 @@ async def _run(ctx: BenchContext, stack: Stack, seconds: int) -> None:
     rss: list[tuple[float, int]] = []
     try:
         await client.xgroup_create(settings.stream, settings.group, id="$", mkstream=True)
-        with procs.running(stack, ["ingest"]) as children:
+        with procs.running(stack, ONE_INGEST) as children:
             pid = children[0].pid
             sampler = asyncio.create_task(_sample(pid, rss))
             sent = await feed.steady(

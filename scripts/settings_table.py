@@ -32,7 +32,7 @@ DESCRIPTIONS = {
     "batch_size": "most entries ingest reads and stores per batch",
     "batch_timeout_ms": "how long ingest blocks waiting for new entries",
     "claim_idle_ms": "idle time after which another worker reclaims a pending entry",
-    "claim_interval_s": "how often ingest looks for entries of dead consumers (XAUTOCLAIM)",
+    "claim_interval_s": "how often ingest reclaims idle entries of dead consumers (XCLAIM)",
     "max_deliveries": "deliveries after which an entry that keeps failing is dead-lettered",
     "clock_skew_s": "how far in the future `started_at` may be before it is refused",
     "raw_retention_days": "days raw rows are kept (older events are refused at ingest)",

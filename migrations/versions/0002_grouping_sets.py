@@ -6,8 +6,9 @@ key, and derives the grouping-set rows of every stored bucket from its full-key 
 They are derived from the rollup rows themselves, not recomputed from raw rows, because
 raw retention may already have dropped the runs of old buckets.
 
-The backfill uses the application's ``cube``/``Tally``: if those ever change in a way
-that breaks it, this migration must keep a copy of today's code.
+The backfill uses the application's ``cube``/``Tally`` on the columns rollup rows had at
+this revision (``FIELDS``, kept here: later revisions add columns). If those ever change
+in a way that breaks it, this migration must keep a copy of today's code.
 
 Revision ID: 0002
 Revises: 0001
@@ -25,8 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from runtally.cube import FULL, GroupKey, cube
-from runtally.rollup.rows import COLUMNS, record
-from runtally.tally import ROLLUP_FIELDS, Tally
+from runtally.tally import COST_SPLIT, Tally
 
 revision = "0002"
 down_revision = "0001"
@@ -37,6 +37,21 @@ TABLES = ("rollup_hourly", "rollup_daily")
 OLD_KEY = "project, bucket, agent, model, error_type"
 NEW_KEY = "project, bucket, dims, agent, model, error_type"
 BUCKETS_PER_STEP = 24  # bounds the client memory of the backfill
+# The rollup columns at this revision (0003 adds the cost split and price versions).
+FIELDS = (
+    "runs", "successes", "failures", "duration_sum", "duration_min", "duration_max",
+    "lat_zero", "lat_keys", "lat_counts", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs",
+    "ttft_sum", "ttft_count", "users_hll", "sessions_hll",
+)  # fmt: skip
+COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type", *FIELDS)
+LATER = {**dict.fromkeys(COST_SPLIT, 0), "price_versions": None}
+
+
+def _record(project: str, key: GroupKey, tally: Tally) -> dict[str, Any]:
+    row = tally.to_row()
+    keys = (project, key.bucket, key.dims, key.agent, key.model, key.error_type)
+    return dict(zip(COLUMNS, (*keys, *(row[f] for f in FIELDS)), strict=True))
 
 
 def upgrade() -> None:
@@ -64,7 +79,7 @@ def _backfill(bind: Any, table: str) -> None:
     """Insert the grouping-set rows of every bucket of ``table``, a few buckets a step."""
     buckets = [r[0] for r in bind.execute(sa.text(f"SELECT DISTINCT bucket FROM {table}"))]
     select = sa.text(
-        f"SELECT project, bucket, agent, model, error_type, {', '.join(ROLLUP_FIELDS)} "
+        f"SELECT project, bucket, agent, model, error_type, {', '.join(FIELDS)} "
         f"FROM {table} WHERE bucket = ANY(:buckets) AND dims = {FULL}"
     )
     insert = sa.text(
@@ -74,9 +89,9 @@ def _backfill(bind: Any, table: str) -> None:
         full: dict[str, dict[GroupKey, Tally]] = defaultdict(dict)
         for row in bind.execute(select, {"buckets": list(chunk)}).mappings():
             key = GroupKey(row["bucket"], row["agent"], row["model"], row["error_type"])
-            full[row["project"]][key] = Tally.from_row(row)
+            full[row["project"]][key] = Tally.from_row({**LATER, **row})
         values = [
-            dict(zip(COLUMNS, record(project, key, tally), strict=True))
+            _record(project, key, tally)
             for project, tallies in full.items()
             for key, tally in cube(tallies).items()
             if key.dims != FULL

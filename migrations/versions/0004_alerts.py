@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0004_alerts"
-down_revision = "0002"
+down_revision = "0003_prices"
 branch_labels = None
 depends_on = None
 

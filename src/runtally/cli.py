@@ -17,6 +17,7 @@ from runtally.api import cli as api_cli
 from runtally.devstack import cli as dev_cli
 from runtally.errors import UserError
 from runtally.ingest import cli as ingest_cli
+from runtally.reprice import cli as reprice_cli
 from runtally.rollup import cli as rollup_cli
 from runtally.store import cli as store_cli
 
@@ -34,7 +35,7 @@ def _root() -> None:
     """runtally: tallies every LLM-agent run."""
 
 
-for _area in (store_cli, ingest_cli, rollup_cli, api_cli, alerts_cli, dev_cli):
+for _area in (store_cli, ingest_cli, rollup_cli, reprice_cli, api_cli, alerts_cli, dev_cli):
     _area.register(app)
 
 

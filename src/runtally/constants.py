@@ -17,6 +17,7 @@ BATCH_MARKER_INFIX = ":batch:"  # a publisher batch marker is <stream>:batch:<id
 # --- Postgres advisory locks (hashtext of these names) and arq cron job names
 PARTITION_LOCK = "runtally:partitions"
 RETENTION_LOCK = "runtally:retention"
+REPRICE_LOCK = "runtally:reprice"  # one `runtally reprice` at a time
 CRON_ROLL_HOURS = "runtally:roll-hours"
 CRON_ROLL_DAYS = "runtally:roll-days"
 CRON_PARTITIONS = "runtally:partitions"
@@ -30,6 +31,7 @@ DATABASE_URL = "postgresql://runtally@localhost:5432/runtally"
 PROJECT = "default"
 API_HOST = "127.0.0.1"
 API_PORT = 8000
+REPRICE_BATCH_ROWS = 5000  # raw rows a `runtally reprice` transaction updates at most
 
 # --- alerts and business metrics
 CRON_ALERTS = "runtally:alerts"

@@ -15,12 +15,21 @@ from typing import Any
 
 from runtally.sketch import LatencySketch, hll_estimate, hll_union
 
+# The cost split that lets ``runtally reprice`` recompute a row's cost from its own sums,
+# exactly, where raw rows are gone: the runs whose cost the event carried (never
+# repriced), their cost and tokens; the runs with no tokens to price; and the runs rolled
+# up before the split was kept (migration 0003; they cannot be repriced from sums).
+COST_SPLIT = (
+    "event_runs", "event_cost_usd", "event_input_tokens", "event_output_tokens",
+    "event_cache_read_tokens", "event_cache_write_tokens", "tokenless_runs", "unsplit_runs",
+)  # fmt: skip
+
 # Columns a rollup row carries besides its key (project, bucket, agent, model, error_type).
 ROLLUP_FIELDS = (
     "runs", "successes", "failures", "duration_sum", "duration_min", "duration_max",
     "lat_zero", "lat_keys", "lat_counts", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs",
-    "ttft_sum", "ttft_count", "users_hll", "sessions_hll",
+    "ttft_sum", "ttft_count", "users_hll", "sessions_hll", *COST_SPLIT, "price_versions",
 )  # fmt: skip
 
 # The fields that add on merge and subtract on ``subtract``: every field but min/max,
@@ -28,7 +37,7 @@ ROLLUP_FIELDS = (
 SUMS = (
     "runs", "successes", "failures", "duration_sum", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs", "ttft_sum",
-    "ttft_count",
+    "ttft_count", *COST_SPLIT,
 )  # fmt: skip
 
 
@@ -53,11 +62,21 @@ class Tally:
     ttft_count: int = 0
     users: list[bytes] = field(default_factory=list)
     sessions: list[bytes] = field(default_factory=list)
+    event_runs: int = 0
+    event_cost_usd: Decimal = Decimal(0)
+    event_input_tokens: int = 0
+    event_output_tokens: int = 0
+    event_cache_read_tokens: int = 0
+    event_cache_write_tokens: int = 0
+    tokenless_runs: int = 0
+    unsplit_runs: int = 0
+    # The price tables (``PriceTable.version``) of the runs' costs; a set, merged by union.
+    price_versions: set[str] = field(default_factory=set)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Tally:
         """Build from a record with the ``ROLLUP_FIELDS`` columns."""
-        return cls(
+        tally = cls(
             runs=row["runs"],
             successes=row["successes"],
             failures=row["failures"],
@@ -77,7 +96,13 @@ class Tally:
             ttft_count=row["ttft_count"],
             users=[row["users_hll"]] if row["users_hll"] else [],
             sessions=[row["sessions_hll"]] if row["sessions_hll"] else [],
+            price_versions=set(row["price_versions"] or ()),
         )
+        split = vars(tally)
+        for name in COST_SPLIT:
+            split[name] = row[name]
+        tally.event_cost_usd = Decimal(tally.event_cost_usd)
+        return tally
 
     @classmethod
     def merged(cls, tallies: Iterable[Tally]) -> Tally:
@@ -96,13 +121,16 @@ class Tally:
         self.latency.merge(other.latency)
         self.users.extend(other.users)
         self.sessions.extend(other.sessions)
+        if other.price_versions:
+            self.price_versions |= other.price_versions
 
     def subtract(self, other: Tally) -> None:
         """Take ``other``'s runs out of this tally: counts, sums and latency bins.
 
         ``other`` must describe a subset of this tally's runs. min/max and the distinct
         sketches cannot be subtracted: they are left as they are, for the caller to set
-        from the remaining runs.
+        from the remaining runs; so are ``price_versions`` (a version of the taken runs
+        may stay listed).
         """
         mine, theirs = vars(self), vars(other)
         for name in SUMS:
@@ -112,6 +140,7 @@ class Tally:
     def to_row(self) -> dict[str, Any]:
         """The ``ROLLUP_FIELDS`` columns, HLLs unioned into one sketch each."""
         zero, keys, counts = self.latency.to_arrays()
+        mine = vars(self)
         return {
             "runs": self.runs,
             "successes": self.successes,
@@ -132,6 +161,8 @@ class Tally:
             "ttft_count": self.ttft_count,
             "users_hll": hll_union(self.users),
             "sessions_hll": hll_union(self.sessions),
+            **{name: mine[name] for name in COST_SPLIT},
+            "price_versions": sorted(self.price_versions),
         }
 
     # --- read-side views (the API's JSON shapes)

@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from runtally.api.keys import create_key
 from runtally.config import Settings
 from runtally.events import RunEvent
+from runtally.pricing import parse_price_document
 from tests.e2e.browser import Browser, BrowserError
 from tests.e2e.helpers import get_json, wait_for
 
@@ -263,14 +264,18 @@ async def test_runs_view_lists_pages_filters_and_shows_a_run(
     assert shot.stat().st_size > 10_000
 
     # Cost source of every kind: sent, computed from the price table, unpriced.
-    prices = json.loads((repo_root / "src/runtally/prices.json").read_text())
+    text = (repo_root / "src/runtally/prices.json").read_text()
+    prices = json.loads(text)
+    # The stored version: the file's label and a digest of its content.
+    version = parse_price_document(text).version
+    assert version.startswith(prices["version"] + "+")
     for event in pick_cost_kinds(events):
         open_route(b, api, f"/runs/{event.event_id}")
         stored = get_json(f"{api}/v1/runs/{event.event_id}", key)
         shown = detail_fields(b)
         assert_cost_shown(shown, stored, event)
         if stored["cost_source"] == "price_table":
-            assert shown["price_version"] == prices["version"]
+            assert shown["price_version"] == version
 
 
 def pick_cost_kinds(events: list[RunEvent]) -> list[RunEvent]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import socket
 from datetime import UTC, datetime
 from functools import partial
@@ -32,7 +34,8 @@ pytestmark = pytest.mark.e2e
 
 
 def children(tmp_path: Path, count: int) -> list[Child]:
-    return [Child(f"ingest-{i}", ["ingest"], tmp_path / f"ingest-{i}.log") for i in range(count)]
+    args = ["ingest", "--processes", "1"]  # separate commands, each one consumer process
+    return [Child(f"ingest-{i}", args, tmp_path / f"ingest-{i}.log") for i in range(count)]
 
 
 async def drained(client: aioredis.Redis, settings: Settings, pool: Any, rows: int) -> bool:
@@ -96,10 +99,17 @@ async def publish_slowly(
     events: list[dict[str, Any]],
     kills_done: asyncio.Event,
 ) -> None:
-    """Publish in chunks, slowly until the kills are done, then the rest at once."""
-    for start in range(0, len(events), 1000):
-        chunk = events[start : start + 1000]
+    """Publish small chunks slowly until the kills are done, then the rest at once.
+
+    Slow enough that events last through the kills however long a loaded machine takes
+    to start each victim (a victim must find new entries to hold).
+    """
+    start = 0
+    while start < len(events):
+        size = len(events) if kills_done.is_set() else 250
+        chunk = events[start : start + size]
         await xadd_all(client, settings.stream, [{"data": payload(e)} for e in chunk])
+        start += size
         if not kills_done.is_set():
             await asyncio.sleep(0.3)
 
@@ -144,3 +154,74 @@ async def test_sigkill_mid_batch_loses_and_duplicates_nothing(
         codes = stop_all([steady, victim], 20)
         for w in (steady, victim):
             print(f"--- {w.name} (exit {codes[w.name]}):\n{w.log_tail(10)}")
+
+
+def child_pids(parent: int) -> set[int]:
+    """Live processes whose parent is ``parent`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_processes_n_stores_once_restarts_a_killed_child_and_stops_cleanly(
+    settings: Settings, redis_client: aioredis.Redis, pool: Any, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    events = [event_dict(i, now) for i in range(30_000)]
+    parent = Child("ingest", ["ingest", "--processes", "2"], tmp_path / "ingest.log")
+    parent.start(ingest_env(settings))
+    pid = parent.pid
+    assert pid is not None
+    kills_done = asyncio.Event()
+    publisher = asyncio.create_task(publish_slowly(redis_client, settings, events, kills_done))
+    try:
+        first = await wait_until(
+            lambda: asyncio.sleep(0, len(child_pids(pid)) == 2 and child_pids(pid)),
+            30, "two children",
+        )  # fmt: skip
+        slot0 = f"{socket.gethostname()}-{pid}-0"
+        await wait_until(
+            partial(consumer_pending, redis_client, settings, slot0), 30, "a batch in hand", 0.01
+        )
+        victim = min(first)  # slot 0 was started first
+        os.kill(victim, signal.SIGKILL)  # mid-run, entries in hand
+        restarted = await wait_until(
+            lambda: asyncio.sleep(0, len(child_pids(pid) - first) == 1), 30, "a restart"
+        )
+        assert restarted
+        kills_done.set()
+        await publisher
+        await wait_until(
+            lambda: drained(redis_client, settings, pool, len(events)), 90, "30,000 rows"
+        )
+        await assert_exactly(pool, events)
+        assert await redis_client.xlen(settings.dead_stream) == 0
+        log_text = parent.log_path.read_text()
+        assert f"(pid {victim}) exited with -9; restarting" in log_text
+        consumers = {
+            (c["name"].decode() if isinstance(c["name"], bytes) else c["name"])
+            for c in await redis_client.xinfo_consumers(settings.stream, settings.group)
+        }
+        assert consumers == {slot0, f"{socket.gethostname()}-{pid}-1"}
+        children_now = child_pids(pid)
+    finally:
+        kills_done.set()
+        await publisher
+        codes = stop_all([parent], 30)
+        print(f"--- ingest (exit {codes['ingest']}):\n{parent.log_tail(20)}")
+    assert codes["ingest"] == 0, "SIGTERM must stop every child and exit 0"
+    assert not [pid for pid in first | children_now if alive(pid)], "leftover processes"

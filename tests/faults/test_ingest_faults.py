@@ -97,7 +97,7 @@ async def settled(client: aioredis.Redis, settings: Settings, pool: Any, rows: i
 
 
 def start_ingest(tmp_path: Path, settings: Settings, **extra: str) -> Child:
-    child = Child("ingest", ["ingest"], tmp_path / "ingest.log")
+    child = Child("ingest", ["ingest", "--processes", "1"], tmp_path / "ingest.log")
     child.start(ingest_env(settings, **extra))
     return child
 

@@ -18,12 +18,19 @@ from runtally.config import Settings
 from runtally.devstack.servers import PostgresServer
 from runtally.sketch import LatencySketch, hll_estimate, hll_from_values
 from runtally.store.migrate import alembic_config, upgrade
-from runtally.tally import ROLLUP_FIELDS, Tally
+from runtally.tally import Tally
 
 pytestmark = pytest.mark.integration
 
 HOUR = datetime(2026, 5, 4, 10, tzinfo=UTC)
 Run = tuple[str, str, str, float, str]  # agent, model, error type, duration, user
+# The rollup columns of revisions 0001 and 0002 (0003 adds more).
+ROLLUP_FIELDS = (
+    "runs", "successes", "failures", "duration_sum", "duration_min", "duration_max",
+    "lat_zero", "lat_keys", "lat_counts", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs",
+    "ttft_sum", "ttft_count", "users_hll", "sessions_hll",
+)  # fmt: skip
 OLD_COLUMNS = ("project", "bucket", "agent", "model", "error_type", *ROLLUP_FIELDS)
 
 
@@ -95,7 +102,7 @@ def test_upgrade_derives_every_grouping_set_and_downgrade_restores(
         asyncio.run(insert_full_rows(dsn, "rollup_hourly", bucket, runs))
     asyncio.run(insert_full_rows(dsn, "rollup_daily", day, daily_runs))
 
-    upgrade(settings)
+    upgrade(settings, "0002")
 
     for table, buckets in (("rollup_hourly", hourly), ("rollup_daily", {day: daily_runs})):
         expected: dict[tuple[Any, ...], Tally] = {}

@@ -148,9 +148,7 @@ async def test_storing_slows_submitting_down_to_store_concurrency() -> None:
         async def close(self) -> None:
             pass
 
-    persist = Persist(
-        SETTINGS, store, MemoryStream(MemoryLog(), SETTINGS), IngestMetrics(), Collect()
-    )
+    persist = Persist(SETTINGS, store, IngestMetrics(), Collect())
     record = (1, *[None] * (len(COLUMNS) - 1))
     for _ in range(SETTINGS.store_concurrency):
         await asyncio.wait_for(persist.submit(Prepared(records=[record])), 1)

@@ -155,6 +155,26 @@ def test_run_record_equals_the_attributes_in_column_order(i: int) -> None:
     assert len(record) == len(COLUMNS)
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026-11-24T10:15:30.250+05:30",
+        "2026-11-23T20:45:30.25-08:00",
+        "2026-11-24T04:45:30.250Z",
+        "2026-11-24T04:45:30.25+00:00",
+    ],
+)
+def test_record_timestamps_are_the_sent_instants_in_utc(sent: str) -> None:
+    event = parse_event(payload(event_dict(1, NOW, started_at=sent, duration_ms=1500.0)))
+    record = run_record(event, None, None, None)
+    started, ended = record[COLUMNS.index("started_at")], record[COLUMNS.index("ended_at")]
+    expected = datetime(2026, 11, 24, 4, 45, 30, 250_000, tzinfo=UTC)  # by hand
+    assert (started, ended) == (expected, expected + timedelta(milliseconds=1500))
+    assert started.tzinfo is UTC
+    assert ended.tzinfo is UTC
+    assert started.isoformat() == "2026-11-24T04:45:30.250000+00:00"
+
+
 def _hours_by_timestamp(records: Sequence[RunRecord]) -> set[tuple[str, datetime]]:
     """The definition: UTC hour of each row's POSIX timestamp."""
     project, started = COLUMNS.index("project"), COLUMNS.index("started_at")

@@ -195,6 +195,18 @@ async def test_claim_takes_idle_entries_with_their_delivery_counts(backend: Harn
     assert [(e.id, e.deliveries) for e in again] == [(ids[0], 3), (ids[1], 3)]
 
 
+async def test_claim_skips_the_ids_in_hand_even_past_a_page(backend: Harness) -> None:
+    s = backend.stream()
+    await s.ensure_group()
+    ids = [await backend.add({b"data": str(i).encode()}) for i in range(4)]
+    await s.read(10, None)
+    claimed = await s.claim_idle(0, 10, {ids[0], ids[2]})
+    assert [(e.id, e.deliveries) for e in claimed] == [(ids[1], 2), (ids[3], 2)]
+    # A page of one entry, skipped twice over: the claim looks further.
+    [entry] = await s.claim_idle(0, 1, {ids[0], ids[1]})
+    assert (entry.id, entry.deliveries) == (ids[2], 2)
+
+
 async def test_claim_drops_entries_deleted_from_the_stream(backend: Harness) -> None:
     s = backend.stream()
     await s.ensure_group()

@@ -15,7 +15,9 @@ from runtally.config import Settings
 from runtally.errors import UserError
 from runtally.events import RunEvent
 from runtally.pricing import (
+    Dated,
     ModelPrice,
+    PriceHistory,
     PriceTable,
     builtin_price_table,
     candidates,
@@ -130,21 +132,24 @@ def test_candidates_strip_one_suffix_at_a_time() -> None:
 
 
 def test_builtin_table_is_versioned_and_complete() -> None:
-    assert TABLE.version == "2026-11-01"
+    assert TABLE.version.startswith("2026-11-01+")
     for key in ("gpt-4o", "gpt-4.1", "o3", "o4-mini", "gpt-5", "claude-3-5-sonnet",
                 "claude-sonnet-4", "claude-opus-4", "claude-3-5-haiku", "gemini-1.5-pro",
                 "gemini-2.0-flash", "gemini-2.5-pro", "gemini-2.5-flash", "llama-3.1-70b",
                 "mistral-large"):  # fmt: skip
         assert key in TABLE.models
-    for price in TABLE.models.values():
+    for history in TABLE.models.values():
+        price = history.single
+        assert price is not None  # the built-in table has one undated price per model
         assert price.input >= 0
         assert price.output >= 0
         # every entry matches itself through normalisation too
-        assert TABLE._match(price.key) is price
+        assert TABLE._match(history.key) is history
 
 
 def test_prices_are_exact_decimals() -> None:
-    price = TABLE.models["gpt-4o-mini"]
+    price = TABLE.models["gpt-4o-mini"].single
+    assert price is not None
     assert price.input == Decimal("0.15")
     assert price.cache_read == Decimal("0.075")
 
@@ -193,7 +198,7 @@ def event(model: str = "gpt-4o", **fields: Any) -> RunEvent:
 def test_cost_by_hand(model: str, tokens: dict[str, int], expected: str) -> None:
     cost, version = TABLE.cost(event(model, **tokens))
     assert cost == Decimal(expected)
-    assert version == "2026-11-01"
+    assert version == TABLE.version
     assert cost is not None
     assert cost.as_tuple().exponent == -12
 
@@ -201,7 +206,7 @@ def test_cost_by_hand(model: str, tokens: dict[str, int], expected: str) -> None
 def test_unknown_model_costs_none_not_zero() -> None:
     cost, version = TABLE.cost(event("my-own-model", input_tokens=10, output_tokens=10))
     assert cost is None
-    assert version == "2026-11-01"
+    assert version == TABLE.version
 
 
 def test_no_tokens_costs_none() -> None:
@@ -218,8 +223,12 @@ def test_ambiguous_loose_names_match_nothing() -> None:
     table = PriceTable(
         "v",
         {
-            "m-1.5": ModelPrice("m-1.5", Decimal(1), Decimal(1)),
-            "m-15": ModelPrice("m-15", Decimal(2), Decimal(2)),
+            "m-1.5": PriceHistory(
+                "m-1.5", (Dated(None, ModelPrice("m-1.5", Decimal(1), Decimal(1))),)
+            ),
+            "m-15": PriceHistory(
+                "m-15", (Dated(None, ModelPrice("m-15", Decimal(2), Decimal(2))),)
+            ),
         },
     )
     assert table.lookup("m-1.5") is table.models["m-1.5"]
@@ -243,11 +252,11 @@ def test_prices_file_replaces_builtin_table(tmp_path: Path) -> None:
         '{"input": 0.1, "output": 0.3, "cache_read": null}}}',
     )
     table = load_price_table(Settings(prices_file=path))
-    assert table.version == "acme-7"
+    assert table.version.startswith("acme-7+")
     assert table.lookup("gpt-4o") is None  # replaced, not merged
     cost, version = table.cost(event("house-model-2025-01-01", input_tokens=10, output_tokens=10))
     assert cost == Decimal("0.000004")  # (10*0.1 + 10*0.3) / 1e6, exact despite binary floats
-    assert version == "acme-7"
+    assert version == table.version
 
 
 def test_no_prices_file_means_builtin() -> None:

@@ -21,8 +21,9 @@ def by_hand(price: ModelPrice, inp: int, out: int, read: int, write: int) -> Dec
 
 
 def test_every_builtin_price_takes_the_integer_path() -> None:
-    for price in builtin_price_table().models.values():
-        assert price._micro is not None, price.key
+    for history in builtin_price_table().models.values():
+        price = history.entries[0].price
+        assert price._micro is not None, history.key
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from runtally.sketch import LatencySketch, hll_estimate, hll_from_values
-from runtally.tally import ROLLUP_FIELDS, Tally
+from runtally.tally import COST_SPLIT, ROLLUP_FIELDS, Tally
 
 
 def random_tally(rng: random.Random) -> Tally:
@@ -34,6 +34,15 @@ def random_tally(rng: random.Random) -> Tally:
         ttft_count=rng.randrange(runs + 1),
         users=[b] if (b := hll_from_values(f"u{rng.randrange(300)}" for _ in range(runs))) else [],
         sessions=[],
+        event_runs=(carried := rng.randrange(runs + 1)),
+        event_cost_usd=Decimal(rng.randrange(10**9)) / Decimal(10**12),
+        event_input_tokens=rng.randrange(10**4),
+        event_output_tokens=rng.randrange(10**4),
+        event_cache_read_tokens=rng.randrange(10**3),
+        event_cache_write_tokens=rng.randrange(10**3),
+        tokenless_runs=rng.randrange(runs - carried + 1),
+        unsplit_runs=rng.choice([0, 0, runs]),
+        price_versions=set(rng.sample(["v1", "v2", "v3"], rng.randrange(3))),
     )
 
 
@@ -61,8 +70,9 @@ def test_merge_adds_exactly() -> None:
     total = Tally.merged(parts)
     for name in ("runs", "successes", "failures", "input_tokens", "output_tokens",
                  "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs",
-                 "ttft_count", "duration_sum"):  # fmt: skip
+                 "ttft_count", "duration_sum", *COST_SPLIT):  # fmt: skip
         assert getattr(total, name) == sum(getattr(p, name) for p in parts), name
+    assert total.price_versions == set().union(*(p.price_versions for p in parts))
     assert total.duration_min == min(p.duration_min for p in parts if p.duration_min is not None)
     assert total.duration_max == max(p.duration_max for p in parts if p.duration_max is not None)
     assert total.latency.count == total.runs
@@ -94,5 +104,11 @@ def test_subtract_undoes_merge_for_every_additive_field(seed: int) -> None:
     total = Tally.merged([a, b])
     total.subtract(b)
     got, want = total.to_row(), a.to_row()
-    additive = set(ROLLUP_FIELDS) - {"duration_min", "duration_max", "users_hll", "sessions_hll"}
+    additive = set(ROLLUP_FIELDS) - {
+        "duration_min",
+        "duration_max",
+        "users_hll",
+        "sessions_hll",
+        "price_versions",
+    }
     assert {f: got[f] for f in additive} == {f: want[f] for f in additive}

@@ -50,20 +50,41 @@ class Reader:
     project: str
 
 
+def presented_key(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer key of a request, or a 401 ``ApiError`` when it is missing or malformed."""
+    if credentials is None:
+        raise unauthorized("missing header `Authorization: Bearer <key>`")
+    if not well_formed(credentials.credentials):
+        raise unauthorized("malformed API key")
+    return credentials.credentials
+
+
+async def project_of(conn: Connection, key: str) -> str:
+    """The project of a well-formed ``key``, or a 401 ``ApiError`` for an unknown one."""
+    project = await verify_key(conn, key)
+    if project is None:
+        raise unauthorized("unknown or revoked API key")
+    return project
+
+
 async def reader(
     resources: Annotated[Resources, Depends(get_resources)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AsyncIterator[Reader]:
     """Authenticate the bearer key and open the request's snapshot transaction."""
-    if credentials is None:
-        raise unauthorized("missing header `Authorization: Bearer <key>`")
-    if not well_formed(credentials.credentials):
-        raise unauthorized("malformed API key")
+    key = presented_key(credentials)
     async with (
         resources.pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        project = await verify_key(conn, credentials.credentials)
-        if project is None:
-            raise unauthorized("unknown or revoked API key")
-        yield Reader(conn, project)
+        yield Reader(conn, await project_of(conn, key))
+
+
+async def writer(
+    resources: Annotated[Resources, Depends(get_resources)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AsyncIterator[Reader]:
+    """Authenticate the bearer key and open the request's read-write transaction."""
+    key = presented_key(credentials)
+    async with resources.pool.acquire() as conn, conn.transaction():
+        yield Reader(conn, await project_of(conn, key))

@@ -19,7 +19,12 @@ from runtally.api.schemas import ErrorBody
 
 log = logging.getLogger("runtally.api")
 
-_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}
+_CODES = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "invalid_request",
+}
 
 
 class ApiError(Exception):
@@ -62,8 +67,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", message)
 
 
+_FASTAPI_BAD_BODY = "There was an error parsing the body"
+BAD_BODY = "body: JSON decode error (the request body is not UTF-8 JSON text)"
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.detail == _FASTAPI_BAD_BODY:
+        # FastAPI answers a body that is not even text with this 400, but a JSON syntax
+        # error with a 422: one answer for both, saying what to fix.
+        return error_response(422, "invalid_request", BAD_BODY)
     code = _CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail))
 

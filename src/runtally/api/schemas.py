@@ -88,6 +88,10 @@ class Summary(_Ranged):
     unpriced_runs: int = Field(description="runs with no cost (no price known at ingest)")
     unique_users: int = Field(description="HyperLogLog estimate (about 1.5% error)")
     unique_sessions: int = Field(description="HyperLogLog estimate (about 1.5% error)")
+    price_versions: list[str] = Field(
+        description="the price tables (`runtally prices` version) of the costs in the range; "
+        "a range that trims an hour may also list a version used only in the trimmed part"
+    )
 
 
 class Point(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,16 +16,37 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from runtally.config import Settings
 from runtally.errors import UserError, safe_url
 from runtally.ingest import deadletter
-from runtally.ingest.worker import redis_client, serve
+from runtally.ingest.processes import supervise
+from runtally.ingest.worker import install_signals, load_prices, redis_client, serve
 
 T = TypeVar("T")
 dead_app = typer.Typer(help="Inspect and replay dead-lettered entries.", no_args_is_help=True)
 
 
-def ingest() -> None:
+def ingest(
+    processes: int = typer.Option(
+        None,
+        "--processes",
+        min=1,
+        help="Consumer processes in the group (default: the number of cores). "
+        "1 runs the consumer in this process.",
+    ),
+) -> None:
     """Consume the run-event stream into Postgres (stop with SIGTERM or Ctrl-C)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(Settings()))
+    settings = Settings()
+    count = processes or os.cpu_count() or 1
+    if count == 1:
+        asyncio.run(serve(settings))
+        return
+    load_prices(settings)  # a bad prices file fails here once, not in every child
+    raise typer.Exit(asyncio.run(_supervise(settings, count)))
+
+
+async def _supervise(settings: Settings, count: int) -> int:
+    stop = asyncio.Event()
+    install_signals(stop)
+    return await supervise(settings, count, stop)
 
 
 def _with_redis(work: Callable[[Redis, Settings], Awaitable[T]]) -> T:

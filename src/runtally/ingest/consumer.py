@@ -10,6 +10,9 @@ Rules the chain keeps (DESIGN.md, "Guarantees"):
 * An unreachable edge is retried with backoff; the loop never dies of it.
 * Backpressure: while batches are being stored the next one is gathered and decoded, and
   no further; a slow Postgres slows reading down instead of growing memory.
+* Entries in hand (read, not yet settled) are never reclaimed by this consumer and are
+  touched by a heartbeat (``InHand``), so no consumer redelivers them however long
+  storing takes; only settled-but-unstored entries turn idle and come back.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 
 from runtally.config import Settings
 from runtally.ingest.acknowledge import Acknowledge
+from runtally.ingest.inhand import InHand
 from runtally.ingest.metrics import IngestMetrics
 from runtally.ingest.persist import Persist
 from runtally.ingest.prepare import Prepare, Pricer
@@ -49,10 +53,11 @@ class Consumer:
     ) -> None:
         self.metrics = metrics or IngestMetrics()
         redis = RedisRetry(stream, settings.retry_backoff_max_s, self.metrics)
-        acknowledge = Acknowledge(stream, redis, self.metrics, clock, monotonic)
-        persist = Persist(settings, store, stream, self.metrics, acknowledge)
+        self.in_hand = InHand(stream, settings.claim_idle_ms)
+        acknowledge = Acknowledge(stream, redis, self.metrics, self.in_hand, clock, monotonic)
+        persist = Persist(settings, store, self.metrics, acknowledge)
         self.head = Prepare(settings, prices, persist, clock, monotonic)
-        self.reader = Reader(settings, stream, redis, self.metrics, monotonic)
+        self.reader = Reader(settings, stream, redis, self.metrics, self.in_hand, monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain the batches in hand and return.
@@ -69,12 +74,13 @@ class Consumer:
     async def _loop(self, stop: asyncio.Event, until_idle: bool) -> None:
         await self.reader.start()
         try:
-            while not stop.is_set():
-                entries = await self.reader.gather(stop)
-                if entries:
-                    await self.head.submit(entries)
-                elif until_idle:
-                    break
-            await self.head.join()
+            async with self.in_hand.heartbeat():
+                while not stop.is_set():
+                    entries = await self.reader.gather(stop)
+                    if entries:
+                        await self.head.submit(entries)
+                    elif until_idle:
+                        break
+                await self.head.join()
         finally:
             await self.head.close()

@@ -2,8 +2,8 @@
 
 * Backpressure: ``submit`` returns only when fewer than ``store_concurrency`` batches are
   being stored, so a slow Postgres slows reading down instead of growing memory.
-* Postgres unavailable: the same batch is retried with backoff, its entries kept from
-  looking idle (``touch``); nothing of it is settled meanwhile.
+* Postgres unavailable: the same batch is retried with backoff; nothing of it is settled
+  meanwhile, and its entries stay in hand (``InHand`` keeps them from looking idle).
 * A row Postgres refuses is isolated; its entry stays pending for another try, and is
   dead-lettered once it was delivered ``max_deliveries`` times.
 """
@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import logging
 
-from redis.exceptions import RedisError
-
 from runtally.backoff import Backoff
 from runtally.config import Settings
 from runtally.ingest.acknowledge import Settled
@@ -23,7 +21,7 @@ from runtally.ingest.metrics import IngestMetrics
 from runtally.ingest.prepare import Prepared
 from runtally.ingest.step import Step
 from runtally.ingest.store import BatchStore, Isolated, StoreUnavailable
-from runtally.stream import DeadLetter, Stream
+from runtally.stream import DeadLetter
 
 log = logging.getLogger("runtally.ingest")
 
@@ -35,11 +33,10 @@ class Persist:
         self,
         settings: Settings,
         store: BatchStore,
-        stream: Stream,
         metrics: IngestMetrics,
         next: Step[Settled],
     ) -> None:
-        self.settings, self.store, self.stream = settings, store, stream
+        self.settings, self.store = settings, store
         self.metrics, self.next = metrics, next
         self.inflight: set[asyncio.Task[None]] = set()
 
@@ -83,6 +80,7 @@ class Persist:
             elif entry.deliveries >= self.settings.max_deliveries:
                 out.dead.append(DeadLetter(entry, f"storage failed: {reason}"))
             else:  # left pending: reclaimed after claim_idle_ms and tried again
+                out.left.append(entry.id)
                 self.metrics.retries.labels("row").inc()
                 log.warning("entry %s not stored (try %d): %s", entry.id, entry.deliveries, reason)
         return out
@@ -92,7 +90,6 @@ class Persist:
         if not prepared.records:
             return Isolated()
         backoff = Backoff(self.settings.retry_backoff_max_s)
-        ids = [e.id for e in prepared.entries]
         while True:
             try:
                 return await self.store.commit_isolating(prepared.records)
@@ -101,6 +98,3 @@ class Persist:
                 self.metrics.retries.labels("postgres").inc()
                 log.warning("postgres unavailable (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
-                # Keep our entries from looking abandoned; best effort only.
-                with contextlib.suppress(RedisError):
-                    await self.stream.touch(ids)

@@ -3,7 +3,8 @@
 A batch is gathered until it is full, its time is up, or a stop is asked for
 (``ingest.batch``). When due, entries idle in the group (a dead consumer's, or ours that
 failed) are reclaimed into the batch, and the stream is trimmed below what every group
-acknowledged.
+acknowledged. Every entry read or reclaimed is put in hand (``ingest.inhand``) until
+``Acknowledge`` settles it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import partial
 
 from runtally.config import Settings
 from runtally.ingest.batch import Batch
+from runtally.ingest.inhand import InHand
 from runtally.ingest.metrics import IngestMetrics
 from runtally.ingest.retry import RedisRetry
 from runtally.stream import Entry, Stream
@@ -42,10 +44,11 @@ class Reader:
         stream: Stream,
         redis: RedisRetry,
         metrics: IngestMetrics,
+        in_hand: InHand,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings, self.stream, self.redis = settings, stream, redis
-        self.metrics, self.monotonic = metrics, monotonic
+        self.metrics, self.in_hand, self.monotonic = metrics, in_hand, monotonic
         self.timers = Timers()
 
     async def start(self) -> None:
@@ -65,6 +68,7 @@ class Reader:
                 break
             block_ms = max(1, math.ceil(batch.remaining_s(self.monotonic()) * 1000))
             entries = await self.redis(partial(self.stream.read, batch.room, block_ms))
+            self.in_hand.hold(e.id for e in entries)
             batch.add(entries, self.monotonic())
             if not batch.entries:
                 break
@@ -81,8 +85,12 @@ class Reader:
             await self.redis(self._trim)
 
     async def _claim(self, batch: Batch) -> None:
-        claim = partial(self.stream.claim_idle, self.settings.claim_idle_ms, batch.room)
+        # Our own entries in hand are skipped: they are being worked on, not abandoned.
+        claim = partial(
+            self.stream.claim_idle, self.settings.claim_idle_ms, batch.room, self.in_hand.ids
+        )
         claimed = await self.redis(claim)
+        self.in_hand.hold(e.id for e in claimed)
         if claimed:
             self.metrics.claimed.inc(len(claimed))
             log.info("reclaimed %d idle entries", len(claimed))

@@ -54,13 +54,15 @@ async def apply_retention(pool: Pool, settings: Settings, now: datetime) -> Rete
     while (await roll_hours(pool, settings.rollup_batch_hours, cutoff, dims)).progressed:
         pass
     async with pool.acquire() as conn:
-        left = await conn.fetchval("SELECT count(*) FROM rollup_dirty WHERE hour < $1", cutoff)
-        if left:
-            return Retention(postponed=left)
         # One dropper at a time; a scheduler that finds the lock taken leaves it to the other.
+        # `runtally reprice` marks hours dirty only while holding this lock shared, so the
+        # dirty hours counted under it stay all there are until the drop.
         if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", RETENTION_LOCK):
             return Retention()
         try:
+            left = await conn.fetchval("SELECT count(*) FROM rollup_dirty WHERE hour < $1", cutoff)
+            if left:
+                return Retention(postponed=left)
             dropped = await partitions.drop_partitions_before(conn, cutoff.date())
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", RETENTION_LOCK)

@@ -2,11 +2,12 @@
 
 The one query behind both the hourly rollup (an hour at a time) and the read API's
 fresh part (dirty hours and range edges). ONE statement scans the rows once and groups
-them by (bucket, agent, model, error_type, latency bin): counts, sums, min/max per
-fine group, plus the user and session ids of each group as arrays. Python folds the
-fine groups into one ``Tally`` per (bucket, agent, model, error_type) and sketches the
-ids (HyperLogLog ignores repeats, so the ids need no DISTINCT). One statement also
-means one snapshot: the sums and the distinct sketches always describe the same rows.
+them by (bucket, agent, model, error_type, latency bin, price version, carried cost):
+counts, sums, min/max per fine group, plus the user and session ids of each group as
+arrays. Python folds the fine groups into one ``Tally`` per (bucket, agent, model,
+error_type) and sketches the ids (HyperLogLog ignores repeats, so the ids need no
+DISTINCT). One statement also means one snapshot: the sums and the distinct sketches
+always describe the same rows.
 
 Planner note: Postgres cannot estimate the number of groups of ``date_bin`` and of the
 bin expression and guesses about one per row, so it would sort all rows (spilling to
@@ -27,7 +28,7 @@ from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
 from runtally.sketch import SQL_KEY, hll_from_values
 from runtally.store.protocols import Connection, Record
 from runtally.store.selection import Selection
-from runtally.tally import SUMS, Tally
+from runtally.tally import COST_SPLIT, SUMS, Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
@@ -51,7 +52,8 @@ _SUMS = """
     coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
     coalesce(sum(cost_usd), 0) AS cost_usd,
     count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_runs,
-    coalesce(sum(ttft_ms), 0) AS ttft_sum, count(ttft_ms) AS ttft_count
+    coalesce(sum(ttft_ms), 0) AS ttft_sum, count(ttft_ms) AS ttft_count,
+    count(*) FILTER (WHERE input_tokens IS NULL AND output_tokens IS NULL) AS tokenless
 """
 _IDS = """,
     array_agg(user_id) FILTER (WHERE user_id IS NOT NULL) AS users,
@@ -73,15 +75,37 @@ def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
     key = SQL_KEY.format(x="duration_ms")
     return f"""
     SELECT {bucket_expr} AS bucket, {_key_columns(dims)},
-           CASE WHEN duration_ms > 0 THEN {key} END AS k,
+           CASE WHEN duration_ms > 0 THEN {key} END AS k, price_version,
+           cost_source IS NOT DISTINCT FROM 'event' AS carried,
            {_SUMS}{_IDS if distinct else ""}
     FROM agent_runs WHERE {where}
-    GROUP BY 1, 2, 3, 4, 5
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
     """
 
 
-# The sums a fine row carries as columns (``failures`` is runs - successes).
-_ROW_SUMS = tuple(name for name in SUMS if name != "failures")
+# The sums a fine row carries as columns (``failures`` is runs - successes; the cost
+# split comes from the row's ``carried`` flag, ``_add_split``).
+_ROW_SUMS = tuple(name for name in SUMS if name != "failures" and name not in COST_SPLIT)
+# The cost split of carried-cost runs: (tally field, fine-row column).
+_CARRIED = (
+    ("event_runs", "runs"), ("event_cost_usd", "cost_usd"),
+    ("event_input_tokens", "input_tokens"), ("event_output_tokens", "output_tokens"),
+    ("event_cache_read_tokens", "cache_read_tokens"),
+    ("event_cache_write_tokens", "cache_write_tokens"),
+)  # fmt: skip
+
+
+def _add_split(tally: Tally, row: Record) -> None:
+    """The cost split (``tally.COST_SPLIT``) of one fine group: all its runs carried
+    their cost, or none did."""
+    if row["carried"]:
+        sums = vars(tally)
+        for name, column in _CARRIED:
+            sums[name] += row[column]
+    else:
+        tally.tokenless_runs += row["tokenless"]
+    if row["price_version"] is not None:
+        tally.price_versions.add(row["price_version"])
 
 
 def _add_fine(tally: Tally, row: Record) -> None:
@@ -95,6 +119,7 @@ def _add_fine(tally: Tally, row: Record) -> None:
     for name in _ROW_SUMS:
         sums[name] += row[name]
     tally.failures += runs - row["successes"]
+    _add_split(tally, row)
     if row["k"] is None:
         tally.latency.zero += runs
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -99,13 +99,17 @@ class MemoryStream:
             group.last_delivered = entry_id
         return [Entry(i, self.log.entries[i]) for i in fresh]
 
-    async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
+    async def claim_idle(
+        self, min_idle_ms: int, count: int, skip: Collection[str] = ()
+    ) -> list[Entry]:
         group = self.log.group(self.group)
         now = self.log.monotonic()
         claimed: list[Entry] = []
         for entry_id in sorted(group.pending, key=id_key):
             info = group.pending[entry_id]
-            if len(claimed) >= count or (now - info.delivered_at) * 1000 < min_idle_ms:
+            if len(claimed) >= count or entry_id in skip:
+                continue
+            if (now - info.delivered_at) * 1000 < min_idle_ms:
                 continue
             if entry_id not in self.log.entries:  # deleted from the stream: leaves the PEL
                 del group.pending[entry_id]

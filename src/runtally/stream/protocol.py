@@ -12,7 +12,7 @@ in memory; one contract test suite runs against both):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -30,8 +30,14 @@ class Stream(Protocol):
         """Up to ``count`` never-delivered entries, waiting at most ``block_ms`` for one."""
         ...
 
-    async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
-        """Take over pending entries idle for ``min_idle_ms``; counts as a delivery."""
+    async def claim_idle(
+        self, min_idle_ms: int, count: int, skip: Collection[str] = ()
+    ) -> list[Entry]:
+        """Take over pending entries idle for ``min_idle_ms``, except ``skip``; a delivery.
+
+        ``skip`` holds the ids this consumer has in hand: they are never claimed, so
+        their delivery count does not grow while they are being worked on.
+        """
         ...
 
     async def touch(self, ids: Sequence[str]) -> None:

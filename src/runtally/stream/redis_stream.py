@@ -7,7 +7,7 @@ each one atomic Redis call (a MULTI, a Lua script).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -16,7 +16,7 @@ from redis.exceptions import ResponseError
 from runtally.config import Settings
 from runtally.stream.entries import DeadLetter, Entry, dead_fields, id_key, next_id
 
-# XAUTOCLAIM scans the PEL in pages; one claim pass stops after this many pages so a huge
+# A claim pass scans the PEL in pages (XPENDING); it stops after this many pages so a huge
 # backlog of idle entries is taken over batch by batch, not all at once.
 CLAIM_PAGES = 4
 
@@ -82,44 +82,44 @@ class EventStream:
             return []
         return [Entry(i.decode(), f or {}) for i, f in reply[0][1]]
 
-    async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
-        """Take over entries idle for ``min_idle_ms`` (any consumer's, ours included).
+    async def claim_idle(
+        self, min_idle_ms: int, count: int, skip: Collection[str] = ()
+    ) -> list[Entry]:
+        """Take over entries idle for ``min_idle_ms`` (any consumer's, ours too) but ``skip``.
 
-        Claiming counts as a delivery; each entry carries its delivery count from
-        XPENDING so the caller can give up on entries that keep failing.
+        XPENDING IDLE lists idle candidates with their delivery counts; XCLAIM then takes
+        them, checking the idle time again, so an entry another consumer claimed or
+        touched meanwhile is left to it. Claiming counts as a delivery: each entry carries
+        its new count so the caller can give up on entries that keep failing.
         """
-        claimed: list[tuple[str, dict[bytes, bytes]]] = []
-        cursor = "0-0"
-        for _ in range(CLAIM_PAGES):
-            reply = await self.client.xautoclaim(
-                self.stream, self.group, self.consumer, min_idle_ms, cursor, count=count
-            )
-            cursor = _text(reply[0])
-            # Entries deleted from the stream come back as None (and leave the PEL).
-            claimed += [(_text(i), f or {}) for i, f in reply[1] if f is not None]
-            if cursor == "0-0" or len(claimed) >= count:
-                break
-        if not claimed:
+        counts = await self._idle_candidates(min_idle_ms, count, skip)
+        if not counts:
             return []
-        counts = await self._delivery_counts([i for i, _ in claimed])
-        return [Entry(i, f, counts.get(i, 1)) for i, f in claimed]
-
-    async def _delivery_counts(self, ids: Sequence[str]) -> dict[str, int]:
-        ordered = sorted(ids, key=id_key)
-        rows = await self.client.xpending_range(
-            self.stream,
-            self.group,
-            min=ordered[0],
-            max=ordered[-1],
-            count=len(ordered) * 2 + 10,
-            consumername=self.consumer,
+        reply = await self.client.xclaim(
+            self.stream, self.group, self.consumer, min_idle_ms, list(counts)
         )
-        wanted = set(ids)
-        return {
-            _text(r["message_id"]): int(r["times_delivered"])
-            for r in rows
-            if _text(r["message_id"]) in wanted
-        }
+        # Entries deleted from the stream are not returned (and leave the PEL).
+        return [Entry(_text(i), f or {}, counts[_text(i)]) for i, f in reply if i is not None]
+
+    async def _idle_candidates(
+        self, min_idle_ms: int, count: int, skip: Collection[str]
+    ) -> dict[str, int]:
+        """Up to ``count`` idle pending ids not in ``skip`` → their delivery count once claimed."""
+        found: dict[str, int] = {}
+        start = "-"
+        idle = min_idle_ms or None  # every entry is idle 0 ms or more: no filter needed
+        for _ in range(CLAIM_PAGES):
+            rows = await self.client.xpending_range(
+                self.stream, self.group, min=start, max="+", count=count, idle=idle
+            )
+            for row in rows:
+                entry_id = _text(row["message_id"])
+                if entry_id not in skip and len(found) < count:
+                    found[entry_id] = int(row["times_delivered"]) + 1
+            if len(rows) < count or len(found) >= count:
+                break
+            start = "(" + _text(rows[-1]["message_id"])
+        return found
 
     async def touch(self, ids: Sequence[str]) -> None:
         """Reset the idle time of our pending ``ids`` without counting a delivery.

@@ -146,3 +146,28 @@ async def test_undeclared_query_parameters_are_refused(
     log = await client.get(f"/v1/alerts/{rule_id}/deliveries", params={"limit": 5}, headers=auth)
     assert log.status_code == 200
     assert (await client.get(f"/v1/alerts/{rule_id}", headers=auth)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b"\xa9\xd8L&e\x1c\x11",
+            "body: JSON decode error (the request body is not UTF-8 JSON text)",
+        ),
+        (b"{not json", "body.1: JSON decode error"),
+        (b'{"name": "x",', "body.13: JSON decode error"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_422_saying_so(
+    client: httpx.AsyncClient, auth: dict[str, str], body: bytes, message: str
+) -> None:
+    created = await client.post("/v1/alerts", json=RULE, headers=auth)
+    rule_id = created.json()["id"]
+    headers = {**auth, "content-type": "application/json"}
+    for method, path in (("POST", "/v1/alerts"), ("PATCH", f"/v1/alerts/{rule_id}")):
+        response = await client.request(method, path, content=body, headers=headers)
+        assert response.status_code == 422, (method, response.text)
+        assert response.json() == {"error": "invalid_request", "message": message}
+    listed = await client.get("/v1/alerts", headers=auth)
+    assert [rule["id"] for rule in listed.json()["rules"]] == [rule_id]

@@ -84,6 +84,7 @@ async def summary(r: ReaderDep, settings: SettingsDep, selection: SelectionDep) 
         unpriced_runs=total.unpriced_runs,
         unique_users=total.unique_users,
         unique_sessions=total.unique_sessions,
+        price_versions=sorted(total.price_versions),
     )
 
 

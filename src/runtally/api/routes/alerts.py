@@ -7,11 +7,9 @@ if it did not exist. Writes run in one read-write transaction per request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 
 from runtally.alerts import outbox, store
@@ -26,31 +24,14 @@ from runtally.alerts.schemas import (
     merged_spec,
     rule_out,
 )
-from runtally.api.deps import Reader, Resources, bearer, get_resources
-from runtally.api.errors import ERROR_RESPONSES, ApiError, invalid, unauthorized
-from runtally.api.keys import verify_key, well_formed
+from runtally.api.deps import Reader, writer
+from runtally.api.errors import ERROR_RESPONSES, ApiError, invalid
 
 router = APIRouter(
     prefix="/alerts",
     tags=["alerts"],
     responses={404: ERROR_RESPONSES[422] | {"description": "no such rule"}},
 )
-
-
-async def writer(
-    resources: Annotated[Resources, Depends(get_resources)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> AsyncIterator[Reader]:
-    """Authenticate the bearer key and open the request's read-write transaction."""
-    if credentials is None:
-        raise unauthorized("missing header `Authorization: Bearer <key>`")
-    if not well_formed(credentials.credentials):
-        raise unauthorized("malformed API key")
-    async with resources.pool.acquire() as conn, conn.transaction():
-        project = await verify_key(conn, credentials.credentials)
-        if project is None:
-            raise unauthorized("unknown or revoked API key")
-        yield Reader(conn, project)
 
 
 WriterDep = Annotated[Reader, Depends(writer)]

@@ -22,15 +22,15 @@ from google.protobuf import json_format
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from runtally.api.deps import Resources, bearer, get_resources
-from runtally.api.errors import ERROR_RESPONSES, ApiError, error_response, unauthorized
-from runtally.api.keys import verify_key, well_formed
+from runtally.api.deps import Resources, bearer, get_resources, presented_key, project_of
+from runtally.api.errors import ERROR_RESPONSES, ApiError, error_response
 from runtally.api.params import refuse_undeclared
 from runtally.api.schemas import ErrorBody
 from runtally.config import Settings
 from runtally.otel import decode, intake
 from runtally.otel.staging import Staging
 from runtally.otel.sweep import Sweeper
+from runtally.store.protocols import Pool
 
 router = APIRouter(tags=["intake"])
 
@@ -61,17 +61,11 @@ def unavailable(settings: Settings, what: str) -> JSONResponse:
     )  # fmt: skip
 
 
-async def project_of(pool: Any, credentials: HTTPAuthorizationCredentials | None) -> str:
+async def key_project(pool: Pool, credentials: HTTPAuthorizationCredentials | None) -> str:
     """The project of the request's bearer key, or a 401 ``ApiError``."""
-    if credentials is None:
-        raise unauthorized("missing header `Authorization: Bearer <key>`")
-    if not well_formed(credentials.credentials):
-        raise unauthorized("malformed API key")
+    key = presented_key(credentials)
     async with pool.acquire() as conn:
-        project = await verify_key(conn, credentials.credentials)
-    if project is None:
-        raise unauthorized("unknown or revoked API key")
-    return project
+        return await project_of(conn, key)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -132,7 +126,7 @@ async def export_traces(
     """Turn OTel GenAI / OpenInference / OpenLLMetry spans into run events (see README)."""
     settings: Settings = request.app.state.settings
     try:
-        project = await project_of(resources.pool, credentials)
+        project = await key_project(resources.pool, credentials)
     except _POSTGRES_DOWN:
         return unavailable(settings, "the database")
     refuse_undeclared(request)  # OTLP declares no query parameters: a typo is an error
