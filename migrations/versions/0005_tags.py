@@ -58,6 +58,15 @@ TAG_COLUMNS = """
     ttft_count         bigint      NOT NULL DEFAULT 0,
     users_hll          bytea,
     sessions_hll       bytea,
+    event_runs         bigint      NOT NULL DEFAULT 0,
+    event_cost_usd     numeric(30, 12) NOT NULL DEFAULT 0,
+    event_input_tokens bigint      NOT NULL DEFAULT 0,
+    event_output_tokens bigint     NOT NULL DEFAULT 0,
+    event_cache_read_tokens bigint NOT NULL DEFAULT 0,
+    event_cache_write_tokens bigint NOT NULL DEFAULT 0,
+    tokenless_runs     bigint      NOT NULL DEFAULT 0,
+    unsplit_runs       bigint      NOT NULL DEFAULT 0,
+    price_versions     text[]      NOT NULL DEFAULT '{}',
     computed_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (project, bucket, tag_key, dims, tag_value, agent, model, error_type)
 """

@@ -1,4 +1,4 @@
-"""Migration 0005_tags on a database at today's schema (0002) holding raw runs with tags
+"""Migration 0005_tags on a database at the schema before it holding raw runs with tags
 and rollups: up keeps every row and adds the tag and top-K tables, a rollup then fills
 them from the runs; down drops only them (with rows in them); up again works."""
 
@@ -29,6 +29,7 @@ from tests.integration.rollup import kit
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 5, 4, 10, tzinfo=UTC)
+BEFORE = "0004_alerts"  # the head before 0005_tags: today's schema
 NEW = ("rollup_tag_hourly", "rollup_tag_daily", "rollup_top_hourly", "rollup_top_daily")
 OLD = ("agent_runs", "rollup_hourly", "rollup_daily", "rollup_dirty")
 
@@ -60,7 +61,7 @@ async def _insert(dsn: str, runs: list[kit.Run], envs: list[str]) -> None:
 
 
 async def roll_old(dsn: str) -> None:
-    """What a rollup did at schema 0002: hourly rows (every grouping set), markers cleared."""
+    """What a rollup did before 0005_tags: hourly rows (every grouping set), markers cleared."""
     conn = await asyncpg.connect(dsn)
     try:
         for row in await conn.fetch("SELECT project, hour FROM rollup_dirty"):
@@ -96,12 +97,12 @@ def test_tags_migration_up_down_up_with_data(pg_server: PostgresServer) -> None:
     pg_server.psql('CREATE DATABASE "migrate05"')
     dsn = pg_server.dsn("migrate05")
     settings = Settings(database_url=dsn)
-    upgrade(settings, "0002")
+    upgrade(settings, BEFORE)
     runs = kit.make_runs(2_000, START, 3, seed=41)
     rng = random.Random(2)
     envs = [rng.choice(["prod", "dev"]) for _ in runs]
     asyncio.run(_insert(dsn, runs[:1000], envs[:1000]))
-    asyncio.run(roll_old(dsn))  # a rollup at today's schema (grouping sets)
+    asyncio.run(roll_old(dsn))  # a rollup at today's schema (no tag rows)
     asyncio.run(_insert(dsn, runs[1000:], envs[1000:]))  # and rows not yet rolled up
     before = _counts(dsn)
 
@@ -113,7 +114,7 @@ def test_tags_migration_up_down_up_with_data(pg_server: PostgresServer) -> None:
                                  "WHERE dims = 0 GROUP BY 1"))  # fmt: skip
     assert {r["tag_value"]: r["n"] for r in rows} == dict(Counter(envs))
 
-    command.downgrade(alembic_config(settings), "0002")
+    command.downgrade(alembic_config(settings), BEFORE)
     assert not set(NEW) & _tables(dsn)
     assert _counts(dsn)["agent_runs"] == len(runs)
     upgrade(settings)  # and up again

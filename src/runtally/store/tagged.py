@@ -26,10 +26,29 @@ from runtally.tally import Tally
 
 # The sums a group row carries as they are (``runs``/``successes`` set the counts).
 ROW_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-            "cost_usd", "unpriced_runs", "ttft_sum", "ttft_count")  # fmt: skip
+            "cost_usd", "unpriced_runs", "ttft_sum", "ttft_count", "event_runs",
+            "event_cost_usd", "event_input_tokens", "event_output_tokens",
+            "event_cache_read_tokens", "event_cache_write_tokens", "tokenless_runs")  # fmt: skip
+# The cost split (``tally.COST_SPLIT``) as ``store.aggregate`` keeps it: runs that carried
+# their cost, with their cost and tokens; runs without tokens among the others.
+_SPLIT = """,
+    count(*) FILTER (WHERE carried) AS event_runs,
+    coalesce(sum(cost_usd) FILTER (WHERE carried), 0) AS event_cost_usd,
+    coalesce(sum(input_tokens) FILTER (WHERE carried), 0)::bigint AS event_input_tokens,
+    coalesce(sum(output_tokens) FILTER (WHERE carried), 0)::bigint AS event_output_tokens,
+    coalesce(sum(cache_read_tokens) FILTER (WHERE carried), 0)::bigint
+        AS event_cache_read_tokens,
+    coalesce(sum(cache_write_tokens) FILTER (WHERE carried), 0)::bigint
+        AS event_cache_write_tokens,
+    count(*) FILTER (WHERE NOT carried AND input_tokens IS NULL AND output_tokens IS NULL)
+        AS tokenless_runs,
+    array_agg(DISTINCT price_version) FILTER (WHERE price_version IS NOT NULL)
+        AS price_versions
+"""
 RUN_COLUMNS = (
     "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-    " cost_usd, ttft_ms, user_id, session_id, agent, model"
+    " cost_usd, ttft_ms, user_id, session_id, agent, model, price_version,"
+    " cost_source IS NOT DISTINCT FROM 'event' AS carried"
 )
 
 
@@ -69,7 +88,7 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
     )
     SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero
     FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type,
-                 {_SUMS}{_IDS}
+                 {_SUMS}{_SPLIT}{_IDS}
           FROM c GROUP BY b, tag_key, tag_value, agent, model, err) AS g
     JOIN bins ON bins.b = g.bucket AND bins.tag_key = g.tag_key
         AND bins.tag_value = g.tag_value AND bins.agent = g.agent AND bins.model = g.model
@@ -134,6 +153,7 @@ def _tally(row: Any) -> Tally:
     sums = vars(tally)
     for name in ROW_SUMS:
         sums[name] = row[name]
+    tally.price_versions = set(row["price_versions"] or ())
     _sketch(tally, [row["users"]] if row["users"] else [],
             [row["sessions"]] if row["sessions"] else [])  # fmt: skip
     return tally
