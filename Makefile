@@ -35,8 +35,14 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup
-	$(PY) -m bench
+# The benchmarks also need the `bench` extra (chDB: the ClickHouse peer), never the tests.
+# Arguments: make bench BENCH_ARGS="api --events 10M"
+bench: setup $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
 
 schema: setup
 	$(PY) -m runtally.events > schema/run-event.v1.json

@@ -1,4 +1,4 @@
-"""``python -m bench [NAME ...] [--quick] [--output PATH]``: run benchmarks, write the report.
+"""``python -m bench [NAME ...] [--quick] [--events N] [--output PATH]``: run, then report.
 
 With no names every benchmark runs. A full run (all benchmarks, not ``--quick``) writes
 BENCHMARKS.md by default; quick or partial runs print only, unless ``--output`` is given.
@@ -20,6 +20,7 @@ from types import ModuleType
 from bench import harness, report
 from bench.harness import BenchContext
 from bench.machine import machine_info
+from bench.sizes import parse_events
 
 # Order of the run and of BENCHMARKS.md.
 BENCHMARKS = ("ingest", "publisher", "latency", "rollup", "api", "otlp", "memory")
@@ -42,12 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for development")
     parser.add_argument(
+        "--events",
+        type=_events,
+        default=None,
+        help="events over 30 days for the api benchmark (e.g. 300k, 1M, 10M, 50M; default "
+        "10M, 300k with --quick); free disk is checked first",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
         help="where to write the report (default: BENCHMARKS.md for a full run, none otherwise)",
     )
     return parser
+
+
+def _events(text: str) -> int:
+    try:
+        return parse_events(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
     full = not args.quick and names == list(BENCHMARKS)
     output = args.output or (Path("BENCHMARKS.md") if full else None)
-    ctx = BenchContext(quick=args.quick)
+    ctx = BenchContext(quick=args.quick, events=args.events)
     machine = machine_info()
     print("machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()), flush=True)
     crashed = []
@@ -74,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             module.run(ctx)
+        except harness.Refused as exc:  # a clear reason, not a crash: no traceback
+            print(f"python -m bench {name}: {exc}", file=sys.stderr, flush=True)
+            ctx.note(name, f"not run: {exc}")
+            crashed.append(name)
         except Exception as exc:  # one benchmark crashing must not hide the others' figures
             traceback.print_exc()
             ctx.note(name, f"benchmark crashed: {type(exc).__name__}: {exc}")

@@ -1,30 +1,39 @@
-"""Read API latency over 30 days of stored events, next to the same answer computed by
-SQL over the raw rows (``aggregate_raw``: one scan, as the API would do without rollups).
+"""Read API over 30 days of stored events, beside a ClickHouse peer scanning the raw rows.
 
 Rows are generated in SQL straight into ``agent_runs`` (``bench.sqlgen``), every hour is
-marked dirty and ``run_pending`` rolls them up once; then a real ``runtally api``
-(uvicorn) answers ``/v1/summary`` and ``/v1/timeseries?granularity=hour`` for
-``[now − 30 d, now)`` — unaligned edges, so each answer also reads two partial hours of
-raw rows — timed from a client on the same machine (HTTP included).
+marked dirty and ``run_pending`` rolls them up once. The same rows are copied into an
+in-process ClickHouse (``bench.clickhouse``). Then every question of
+``bench.questions`` (summary, hourly series, breakdowns by agent, model and tag, daily
+series in UTC, America/New_York and Asia/Kolkata) over ``[now − 30 d, now)`` — unaligned
+edges, so runtally also reads partial hours of raw rows — is asked:
+
+- of a real ``runtally api`` (uvicorn), timed from an HTTP client on the same machine;
+- of ClickHouse, one scan per answer with approximate quantiles and ``uniq``;
+- of Postgres, one exact aggregation of the raw rows: the truth runtally's answer must
+  equal (``bench.truth``).
+
+Each figure is the ratio ClickHouse p50 / runtally p95 (> 1: runtally ahead), beside the
+issue's target for the size. ``--events`` picks the size (default 10M, 300k with
+``--quick``); free disk is checked first. A question whose parameter this build does not
+know (``by=tag:…`` answered 422, ``tz`` ignored) is reported as not available.
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from pathlib import Path
 
-import httpx
-
-from bench import procs, sqlgen
-from bench.data import AGENTS, PROJECT
+from bench import apiclient, procs, sqlgen
+from bench.clickhouse import Peer, runs_by_key
+from bench.data import PROJECT
 from bench.harness import (
     BenchContext,
     Figure,
-    Limit,
+    Refused,
     Stack,
     Target,
     make_partitions,
@@ -32,57 +41,89 @@ from bench.harness import (
     private_stack,
     utc_now,
 )
+from bench.questions import API_ONLY, P95_TARGETS_MS, QUESTIONS, Question, api_rows
+from bench.sizes import disk_refusal
+from bench.truth import Truth, check, truth, uniq_errors
 from runtally.devstack.servers import free_port, wait_port
 from runtally.rollup.jobs import run_pending
-from runtally.store.aggregate import aggregate_raw
 from runtally.store.engine import connect
-from runtally.store.selection import Selection
 
 NAME = "api"
-TITLE = "Read API over 30 days"
+TITLE = "Read API over 30 days, beside a ClickHouse scan of the raw rows"
 DAYS = 30
 CHUNK_HOURS = 6
-FILL_BUDGET_S = 180.0
-ENDPOINT_BUDGET_S = 20.0  # stop timing an endpoint after this long (at least MIN_REQUESTS)
-MIN_REQUESTS = 10
-WARMUP_REQUESTS = 3
-AGGREGATE_RAW_HOURLY_MAX = 1_000_000  # above this, only plain SQL answers hourly over raw
+FILL_BUDGET_S = 180.0  # without --events only: fewer rows rather than a longer run
+
+
+@dataclass
+class Run:
+    """What one run measured, question by question, and how long each phase took."""
+
+    events: int
+    start: datetime
+    end: datetime
+    phases: dict[str, float] = field(default_factory=dict)
+    truths: dict[str, Truth] = field(default_factory=dict)
+    api: dict[str, apiclient.Answer] = field(default_factory=dict)
+    peer: dict[str, apiclient.Answer] = field(default_factory=dict)
 
 
 def run(ctx: BenchContext) -> None:
+    want = ctx.events or ctx.size(10_000_000, 300_000)
+    refusal = disk_refusal(Path(tempfile.gettempdir()), want, peer=True)
+    if refusal is not None:
+        raise Refused(refusal)
     with private_stack(NAME) as stack:
-        asyncio.run(_run(ctx, stack))
+        asyncio.run(_run(ctx, stack, want, budget=ctx.events is None))
 
 
-async def _run(ctx: BenchContext, stack: Stack) -> None:
-    settings = stack.settings
+async def _run(ctx: BenchContext, stack: Stack, want: int, budget: bool) -> None:
     end = utc_now()
     start = end - timedelta(days=DAYS)
-    await make_partitions(settings, start.date(), end.date() + timedelta(days=1))
-    n = await _fill(ctx, stack, start, end, ctx.size(10_000_000, 300_000))
-    await _rollup(ctx, stack, start, end, n)
-    key = await _create_key(stack)
-    raw = await _raw_times(ctx, stack, start, end, n)
-    port = free_port()
-    with procs.running(stack, ["api", "--host", "127.0.0.1", "--port", str(port)]):
-        wait_port(port, 30)
-        api = _api_times(ctx, port, key, start, end, ctx.size(50, 15))
-    _record(ctx, api, raw, n)
+    await make_partitions(stack.settings, start.date(), end.date() + timedelta(days=1))
+    began = time.perf_counter()
+    n = await _fill(ctx, stack, start, end, want, budget)
+    r = Run(n, start, end, {"generate": time.perf_counter() - began})
+    r.phases["roll up"] = await _rollup(ctx, stack, start, end, n)
+    peer = await _load_peer(ctx, stack, r)
+    try:
+        await _truths(stack, r)
+        key = await _create_key(stack)
+        port = free_port()
+        with procs.running(stack, ["api", "--host", "127.0.0.1", "--port", str(port)]):
+            wait_port(port, 30)
+            began = time.perf_counter()
+            r.api = apiclient.ask_all(port, key, start, end, ctx.size(50, 15))
+            r.phases["time runtally"] = time.perf_counter() - began
+        if peer is not None:
+            began = time.perf_counter()
+            repeats = ctx.size(50, 15)
+            r.peer = {q.label: apiclient.time_peer(peer, q, start, end, repeats) for q in QUESTIONS}
+            r.phases["time ClickHouse"] = time.perf_counter() - began
+            _check_peer(ctx, r)
+    finally:
+        if peer is not None:
+            peer.close()
+    _record(ctx, r)
 
 
-async def _fill(ctx: BenchContext, stack: Stack, start: datetime, end: datetime, want: int) -> int:
-    """Generate ``want`` rows over [start, end), or fewer if that would exceed the budget."""
+async def _fill(
+    ctx: BenchContext, stack: Stack, start: datetime, end: datetime, want: int, budget: bool
+) -> int:
+    """Generate ``want`` rows over [start, end); with ``budget``, fewer if that would take
+    longer than ``FILL_BUDGET_S``."""
     chunks = _chunks(start, end, want)
     pilot = chunks[:2]
     rate = await sqlgen.fill(stack.settings, pilot)
     projected = want / rate
     n = want
-    if projected > FILL_BUDGET_S:
+    if budget and projected > FILL_BUDGET_S:
         n = int(rate * FILL_BUDGET_S) // 1_000_000 * 1_000_000 or int(rate * FILL_BUDGET_S)
         ctx.note(
             NAME,
             f"generating {want:,} rows would take ~{projected:.0f} s at the measured "
-            f"{rate:,.0f} rows/s, over the {FILL_BUDGET_S:.0f} s budget: using {n:,} rows.",
+            f"{rate:,.0f} rows/s, over the {FILL_BUDGET_S:.0f} s budget: using {n:,} rows "
+            "(pass --events to insist).",
         )
         conn = await connect(stack.settings)
         try:
@@ -130,6 +171,83 @@ async def _rollup(ctx: BenchContext, stack: Stack, start: datetime, end: datetim
     return seconds
 
 
+async def _load_peer(ctx: BenchContext, stack: Stack, r: Run) -> Peer | None:
+    """The ClickHouse peer holding Postgres's rows, or None (with a note) without chDB."""
+    try:
+        peer = Peer(stack.root / "clickhouse")
+    except ImportError:
+        ctx.note(
+            NAME,
+            "ClickHouse peer NOT measured: chDB is not installed (`pip install -e '.[bench]'`; "
+            "`make bench` installs it).",
+        )
+        return None
+    conn = await connect(stack.settings)
+    try:
+        r.phases["load ClickHouse"] = await peer.load(conn, r.start, r.end)
+        problems = await peer.check_load(conn)
+    finally:
+        await conn.close()
+    size = peer.disk_bytes()
+    pg_size = await _database_bytes(stack)
+    ctx.note(
+        NAME,
+        f"ClickHouse (chDB {_chdb_version()}) loaded the same {r.events:,} rows from Postgres "
+        f"in {r.phases['load ClickHouse']:.0f} s (COPY text, one day at a time, then OPTIMIZE "
+        f"FINAL); on disk {size / r.events:,.0f} bytes per row (Postgres's database: "
+        f"{pg_size / r.events:,.0f} bytes per row with indexes and rollups). "
+        + (
+            "Row count, token sums, cost and distinct event ids equal Postgres's."
+            if not problems
+            else "LOAD MISMATCH: " + "; ".join(problems)
+        ),
+    )
+    return peer
+
+
+async def _database_bytes(stack: Stack) -> int:
+    conn = await connect(stack.settings)
+    try:
+        size: int = await conn.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await conn.close()
+    return size
+
+
+def _chdb_version() -> str:
+    import chdb
+
+    return str(chdb.__version__)
+
+
+TRUTH_CONNECTIONS = 2  # one per core: the truth is not timed against anything
+
+
+async def _truths(stack: Stack, r: Run) -> None:
+    """Postgres's exact answer to every question, two at a time (also warms its cache)."""
+    queue = list(QUESTIONS)
+
+    async def worker() -> None:
+        conn = await connect(stack.settings)
+        try:
+            # A hash join of the rows with their groups' sizes: a nested loop over hundreds
+            # of groups (the planner's pick at small sizes) takes minutes at millions of
+            # rows. No JIT: the join's estimate is wildly high; compiling took 12 s a query.
+            await conn.execute(
+                "SET work_mem = '256MB'; SET enable_nestloop = off; "
+                "SET enable_mergejoin = off; SET jit = off"
+            )
+            while queue:
+                q = queue.pop(0)
+                r.truths[q.label] = await truth(conn, q, r.start, r.end)
+        finally:
+            await conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(TRUTH_CONNECTIONS)))
+    r.phases["exact truth in Postgres"] = time.perf_counter() - began
+
+
 async def _create_key(stack: Stack) -> str:
     from runtally.api.keys import create_key
 
@@ -141,167 +259,128 @@ async def _create_key(stack: Stack) -> str:
     return key
 
 
-# A DBA's answer over raw rows: one scan, exact percentiles and distinct counts.
-PLAIN_SQL = """
-SELECT {bucket} AS bucket, count(*) AS runs,
-       count(*) FILTER (WHERE status = 'success') AS successes,
-       avg(duration_ms), min(duration_ms), max(duration_ms),
-       percentile_cont(ARRAY[0.5, 0.75, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms),
-       sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
-       sum(cost_usd), count(*) FILTER (WHERE cost_usd IS NULL){distinct}
-FROM agent_runs WHERE project = $1 AND started_at >= $2 AND started_at < $3
-GROUP BY 1
-"""
-RAW_QUERIES = {
-    "summary": (None, True, PLAIN_SQL.format(
-        bucket="$2::timestamptz",
-        distinct=", count(DISTINCT user_id), count(DISTINCT session_id)",
-    )),
-    "timeseries": ("hour", False, PLAIN_SQL.format(
-        bucket="date_trunc('hour', started_at AT TIME ZONE 'UTC')", distinct="",
-    )),
-}  # fmt: skip
-
-
-async def _timed(run: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
-    """Seconds of ``run()`` (the faster of two unless the first is long) and its result."""
-    times = []
-    for _ in range(2):
-        began = time.perf_counter()
-        result = await run()
-        times.append(time.perf_counter() - began)
-        if times[-1] > 10:
-            break  # one long scan is measurement enough
-    return min(times), result
-
-
-async def _raw_times(
-    ctx: BenchContext, stack: Stack, start: datetime, end: datetime, n: int
-) -> dict[str, Any]:
-    """Seconds of the raw-row answers: the faster of ``aggregate_raw`` and plain SQL."""
-    out: dict[str, Any] = {}
-    conn = await connect(stack.settings)
-    try:
-        raw = Selection(PROJECT, start, end)
-        for label, (bucket, distinct, sql) in RAW_QUERIES.items():
-            sql_s, rows = await _timed(partial(conn.fetch, sql, PROJECT, start, end))
-            out[label] = sql_s
-            out[f"{label}_runs"] = sum(r["runs"] for r in rows)
-            text = f"plain SQL GROUP BY with percentile_cont {sql_s * 1000:,.0f} ms"
-            if bucket is None or n <= AGGREGATE_RAW_HOURLY_MAX:
-                agg_s, _ = await _timed(
-                    partial(aggregate_raw, conn, raw, bucket=bucket, distinct=distinct)
-                )
-                out[label] = min(agg_s, sql_s)
-                text += f", aggregate_raw {agg_s * 1000:,.0f} ms; the faster is the limit"
-            else:
-                text += (
-                    f"; aggregate_raw is not run hourly over {n:,} rows: it returns one Python "
-                    "tally per (hour, agent, model, error type, latency bin), millions here "
-                    "(about 100 s and ~4 GB of client memory in a trial run)"
-                )
-            ctx.note(NAME, f"raw {label} answer: {text}.")
-    finally:
-        await conn.close()
-    return out
-
-
-def _api_times(
-    ctx: BenchContext, port: int, key: str, start: datetime, end: datetime, repeats: int
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    params = {"from": start.isoformat(), "to": end.isoformat()}
-    paths = {
-        "summary": ("/v1/summary", {}),
-        "timeseries": ("/v1/timeseries", {"granularity": "hour"}),
-        # Other grouping sets, for scale (no raw limit measured for these):
-        "summary_agent": ("/v1/summary", {"agent": AGENTS[0]}),
-        "breakdown_model": ("/v1/breakdown", {"by": "model"}),
-        "breakdown_tag": ("/v1/breakdown", {"by": "tag:environment"}),
-        "top_users": ("/v1/breakdown", {"by": "user", "limit": "20"}),
-    }
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
-    ) as client:
-        for label, (path, extra) in paths.items():
-            times: list[float] = []
-            body: Any = None
-            spent = 0.0
-            warm = 0
-            while len(times) < repeats:
-                if len(times) >= MIN_REQUESTS and spent > ENDPOINT_BUDGET_S:
-                    break
-                began = time.perf_counter()
-                response = client.get(path, params={**params, **extra})
-                elapsed = time.perf_counter() - began
-                response.raise_for_status()
-                body = response.json()
-                if warm < WARMUP_REQUESTS and elapsed < 1.0:
-                    warm += 1  # warm-up: up to three, fewer when each is slow anyway
-                elif warm < 1:
-                    warm += 1
-                else:
-                    times.append(elapsed)
-                    spent += elapsed
-            out[label] = times
-            out[f"{label}_runs"] = _runs(body)
-    return out
-
-
-def _runs(body: dict[str, Any]) -> int:
-    if "points" in body:
-        return sum(p["runs"] for p in body["points"])
-    if "rows" in body:
-        return sum(r["runs"] for r in body["rows"])
-    runs: int = body["runs"]
-    return runs
-
-
-TAGGED = ("breakdown_tag", "top_users")  # issue 14: p95 < 100 ms over 30 days
-
-
-def _record(ctx: BenchContext, api: dict[str, Any], raw: dict[str, Any], n: int) -> None:
-    for label, text in (
-        ("summary_agent", f"/v1/summary?agent={AGENTS[0]}"),
-        ("breakdown_model", "/v1/breakdown?by=model"),
-        ("breakdown_tag", "/v1/breakdown?by=tag:environment"),
-        ("top_users", "/v1/breakdown?by=user (top-K rows)"),
-    ):
-        for q in (0.5, 0.95):
-            value = percentile(api[label], q) * 1000
-            target = Target(100, higher=False) if q == 0.95 and label in TAGGED else None
-            ctx.record(Figure(NAME, f"{text} p{int(q * 100)}", value, "ms", target))
-    for label in ("summary", "timeseries"):
-        raw_ms = raw[label] * 1000
-        limit = Limit(f"raw scan of {n:,} rows", raw_ms, "ms")
-        p50 = percentile(api[label], 0.5) * 1000
-        p95 = percentile(api[label], 0.95) * 1000
-        target = Target(50, higher=False) if label == "summary" else None
-        ctx.record(Figure(NAME, f"/v1/{label} p50", p50, "ms", None, limit))
-        ctx.record(Figure(NAME, f"/v1/{label} p95", p95, "ms", target, limit))
-        ctx.record(
-            Figure(
-                NAME,
-                f"/v1/{label}: raw scan time / API p95",
-                raw_ms / p95,
-                "×",
-                Target(100, text="≥ 100") if label == "summary" else None,
-            )
-        )
-        if api[f"{label}_runs"] == raw[f"{label}_runs"]:
-            ctx.note(NAME, f"/v1/{label} and the raw scan agree: {raw[f'{label}_runs']:,} runs.")
-        else:
-            ctx.note(
-                NAME,
-                f"MISMATCH: /v1/{label} counted {api[f'{label}_runs']:,} runs, the raw scan "
-                f"{raw[f'{label}_runs']:,}.",
-            )
+def _check_peer(ctx: BenchContext, r: Run) -> None:
+    """ClickHouse counted the same runs and cost per key as the truth (same rows)."""
+    bad = []
+    for q in QUESTIONS:
+        got = runs_by_key(q, r.peer[q.label].body)
+        want = {k: (row["runs"], row["cost"]) for k, row in r.truths[q.label].rows.items()}
+        if got != want:
+            bad.append(q.label)
     ctx.note(
         NAME,
-        f"{len(api['summary'])} and {len(api['timeseries'])} timed requests (summary, "
-        f"timeseries; up to {ENDPOINT_BUDGET_S:g} s each) after 1-3 warm-up requests, one at a "
-        f"time over HTTP to a real `runtally api` (uvicorn, one worker). The raw limit is "
-        f"the faster of `aggregate_raw` and a plain SQL GROUP BY over the same range "
-        f"(summary: one bucket with distinct users and sessions; timeseries: hourly buckets), "
-        f"each the faster of two runs on a warm cache.",
+        "ClickHouse's answers count the same runs and cost per key as the exact truth"
+        + ("." if not bad else f", EXCEPT: {', '.join(bad)}."),
+    )
+
+
+def _record(ctx: BenchContext, r: Run) -> None:
+    mismatched = 0
+    for q in QUESTIONS:
+        answer = r.api[q.label]
+        if answer.unavailable:
+            ctx.note(NAME, f"{q.label}: not available in this build ({answer.unavailable}).")
+            continue
+        _record_times(ctx, q, r, answer)
+        mismatched += _record_exactness(ctx, q, r, answer)
+    for extra in API_ONLY:
+        p50, p95 = (percentile(r.api[extra.label].times, x) * 1000 for x in (0.5, 0.95))
+        target = Target(extra.p95_ms, higher=False)
+        name = f"{extra.label}: runtally p95"
+        ctx.record(Figure(NAME, name, p95, "ms", target, note=f"p50 {p50:,.1f} ms"))
+    ctx.record(
+        Figure(
+            NAME,
+            "exactness: answered questions differing from the raw truth",
+            mismatched,
+            "",
+            Target(0, higher=False),
+        )
+    )
+    _record_notes(ctx, r)
+
+
+def _record_times(ctx: BenchContext, q: Question, r: Run, answer: apiclient.Answer) -> None:
+    p50, p95 = (percentile(answer.times, x) * 1000 for x in (0.5, 0.95))
+    wanted = P95_TARGETS_MS.get(q.label)
+    target = Target(wanted, higher=False) if wanted is not None else None
+    ctx.record(
+        Figure(NAME, f"{q.label}: runtally p95", p95, "ms", target, note=f"p50 {p50:,.1f} ms")
+    )
+    peer = r.peer.get(q.label)
+    if peer is None:
+        return
+    c50, c95 = (percentile(peer.times, x) * 1000 for x in (0.5, 0.95))
+    ctx.record(
+        Figure(NAME, f"{q.label}: ClickHouse scan p50", c50, "ms", note=f"p95 {c95:,.1f} ms")
+    )
+    ctx.record(
+        Figure(
+            NAME,
+            f"{q.label}: ClickHouse p50 / runtally p95",
+            c50 / p95,
+            "×",
+            q.target(r.events),
+            note="" if q.target(r.events) else "no target at this size",
+        )
+    )
+
+
+def _record_exactness(ctx: BenchContext, q: Question, r: Run, answer: apiclient.Answer) -> int:
+    want = r.truths[q.label]
+    errors, worst = check(want, api_rows(q, answer.body))
+    if q.distinct:
+        errors += uniq_errors(want, answer.body)
+    if errors:
+        shown = "; ".join(errors[:5]) + (f"; … {len(errors) - 5} more" if len(errors) > 5 else "")
+        ctx.note(NAME, f"{q.label}: MISMATCH with the raw truth: {shown}.")
+        return 1
+    ctx.note(
+        NAME,
+        f"{q.label}: equals the raw truth over {len(want.rows):,} keys (runs, successes, "
+        f"tokens, cost, min/avg/max exact; percentiles within {worst:.2%} of exact"
+        + ("; distinct users and sessions within 3%" if q.distinct else "")
+        + ").",
+    )
+    return 0
+
+
+def _record_peer_wins(ctx: BenchContext, r: Run) -> None:
+    """Name every question the ClickHouse scan answered faster than runtally."""
+    wins = []
+    for q in QUESTIONS:
+        ours, theirs = r.api[q.label], r.peer.get(q.label)
+        if ours.unavailable or theirs is None:
+            continue
+        ratio = percentile(theirs.times, 0.5) / percentile(ours.times, 0.95)
+        if ratio < 1:
+            wins.append(f"{q.label} ({ratio:.2f}x)")
+    if r.peer:
+        ctx.note(
+            NAME,
+            f"At {r.events:,} events ClickHouse's scan was faster than runtally's p95 on: "
+            + (", ".join(wins) if wins else "no question")
+            + ".",
+        )
+
+
+def _record_notes(ctx: BenchContext, r: Run) -> None:
+    _record_peer_wins(ctx, r)
+    pg = ", ".join(f"{q.label} {r.truths[q.label].seconds * 1000:,.0f} ms" for q in QUESTIONS)
+    ctx.note(
+        NAME,
+        f"Postgres's exact raw aggregations (two scans each, exact percentiles, two queries "
+        f"at a time; not a peer, the truth): {pg}.",
+    )
+    per_m = ", ".join(
+        f"{k} {v:,.0f} s ({v / r.events * 1e6:,.1f} s per million)" for k, v in r.phases.items()
+    )
+    ctx.note(NAME, f"phase times (for planning larger runs): {per_m}.")
+    ctx.note(
+        NAME,
+        "Timing: each question after 1-3 warm-up answers, then up to "
+        f"{apiclient.BUDGET_S:g} s of answers (at least {apiclient.MIN_ANSWERS}), one at a "
+        "time: runtally over HTTP to a real `runtally api` (uvicorn, one worker), ClickHouse "
+        "in-process (no network: the peer's figure is if anything flattered). The ratio is "
+        "ClickHouse's median over runtally's p95.",
     )

@@ -90,11 +90,19 @@ class Figure:
         return "  " + " | ".join(parts)
 
 
+class Refused(Exception):
+    """A benchmark cannot run as asked (e.g. not enough free disk): a one-line reason."""
+
+
 @dataclass
 class BenchContext:
-    """What a benchmark gets: size scale, where to put notes, the figures it records."""
+    """What a benchmark gets: size scale, where to put notes, the figures it records.
+
+    ``events``: the size asked for with ``--events`` (benchmarks that support it), or None.
+    """
 
     quick: bool
+    events: int | None = None
     figures: list[Figure] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)
 

@@ -8,16 +8,18 @@ computed here from the events. A screenshot is left in ``artifacts/`` for people
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -25,6 +27,7 @@ import redis.asyncio as aioredis
 from runtally.api.keys import create_key
 from runtally.config import Settings
 from runtally.events import RunEvent
+from tests.e2e.browser import Browser, BrowserError
 from tests.e2e.helpers import get_json, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -246,3 +249,86 @@ async def test_dashboard_shows_the_api_numbers(
     )
     assert shot.stat().st_size > 10_000
     print("screenshot artefact:", shot)
+
+
+def chart(b: Browser) -> dict[date, int]:
+    """The overview's day buckets (their local dates) and runs, as the page drew them;
+    every bucket must be a local midnight."""
+    buckets = b.js("document.getElementById('chart-runs').dataset.buckets").split()
+    runs = b.js("document.getElementById('chart-runs').dataset.runs").split()
+    starts = [datetime.fromisoformat(bucket) for bucket in buckets]
+    assert all(start.time() == time(0) for start in starts), buckets
+    return {start.date(): int(n) for start, n in zip(starts, runs, strict=True)}
+
+
+def per_local_day(events: list[RunEvent], zone: str) -> dict[date, int]:
+    days: dict[date, int] = {}
+    for event in events:
+        day = event.started_at.astimezone(ZoneInfo(zone)).date()
+        days[day] = days.get(day, 0) + 1
+    return days
+
+
+def overview_loaded(b: Browser, zone: str) -> None:
+    try:
+        b.wait(
+            "document.body.dataset.loaded === 'true' && document.getElementById('range-label')"
+            f".textContent.includes({json.dumps(zone)})"
+        )
+    except BrowserError as exc:
+        status = b.js("document.getElementById('status')?.textContent")
+        raise AssertionError(f"overview in {zone} did not load: {status!r} ({exc})") from None
+
+
+async def test_days_start_at_midnight_of_the_zone_shown(
+    api_and_ingest: str,
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    pool: Any,
+    tmp_path: Path,
+    repo_root: Path,
+) -> None:
+    """The browser's zone by default (Chromium told it is in Kolkata), a zone chosen in
+    the selector next, kept over a reload: day buckets at that zone's midnight, each
+    holding the runs of that local date (ground truth by zoneinfo), the zone named."""
+    now = datetime.now(UTC)
+    events = known_events(now, count=300)
+    for event in events:
+        await redis_client.xadd(settings.stream, {"data": event.to_wire()})
+    async with pool.acquire() as conn:
+        _, key = await create_key(conn, "default", "zone test")
+    api = api_and_ingest
+    wait_for(lambda: get_json(f"{api}/v1/summary", key)["runs"] == len(events), 60, "stored")
+    (tmp_path / "downloads").mkdir()
+    b = Browser(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        b.page("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+        b.goto(f"{api}/#key={key}&range=30d")
+        # Chromium names India's zone by its older IANA name, Asia/Calcutta (a link).
+        own = b.js("Intl.DateTimeFormat().resolvedOptions().timeZone")
+        assert own in ("Asia/Kolkata", "Asia/Calcutta")
+        overview_loaded(b, own)
+        assert b.js("document.getElementById('zone').value") == own
+        shown = chart(b)
+        assert len(shown) in (30, 31)
+        assert {d: n for d, n in shown.items() if n} == per_local_day(events, "Asia/Kolkata")
+
+        b.js("document.body.dataset.loaded = 'stale'")
+        b.js(
+            "(() => { const s = document.getElementById('zone'); s.value = 'America/New_York';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        overview_loaded(b, "America/New_York")
+        shown = chart(b)
+        assert {d: n for d, n in shown.items() if n} == per_local_day(events, "America/New_York")
+        assert int(b.js("document.getElementById('kpi-runs').dataset.value")) == len(events)
+
+        b.js("document.body.dataset.loaded = 'stale'")
+        b.goto(f"{api}/#/")  # the same browser later: the chosen zone is kept
+        b.js("location.reload()")
+        overview_loaded(b, "America/New_York")
+        assert b.js("document.getElementById('zone').value") == "America/New_York"
+        (repo_root / "artifacts").mkdir(exist_ok=True)
+        b.screenshot(repo_root / "artifacts" / "dashboard-zone.png")
+    finally:
+        b.close()

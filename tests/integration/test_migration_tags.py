@@ -1,4 +1,4 @@
-"""Migration 0005_tags on a database at the schema before it holding raw runs with tags
+"""Migration 0006_tags on a database at the schema before it holding raw runs with tags
 and rollups: up keeps every row and adds the tag and top-K tables, a rollup then fills
 them from the runs; down drops only them (with rows in them); up again works."""
 
@@ -29,7 +29,7 @@ from tests.integration.rollup import kit
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 5, 4, 10, tzinfo=UTC)
-BEFORE = "0004_alerts"  # the head before 0005_tags: today's schema
+BEFORE = "0005_local_time"  # the head before 0006_tags
 NEW = ("rollup_tag_hourly", "rollup_tag_daily", "rollup_top_hourly", "rollup_top_daily")
 OLD = ("agent_runs", "rollup_hourly", "rollup_daily", "rollup_dirty")
 
@@ -61,7 +61,7 @@ async def _insert(dsn: str, runs: list[kit.Run], envs: list[str]) -> None:
 
 
 async def roll_old(dsn: str) -> None:
-    """What a rollup did before 0005_tags: hourly rows (every grouping set), markers cleared."""
+    """What a rollup did before 0006_tags: hourly rows (every grouping set), markers cleared."""
     conn = await asyncpg.connect(dsn)
     try:
         for row in await conn.fetch("SELECT project, hour FROM rollup_dirty"):

@@ -96,7 +96,9 @@ def test_only_known_columns_can_be_filtered(column: str) -> None:
 async def _summary_like(selection: SelectionDep) -> None: ...
 
 
-async def _with_tz(selection: SelectionDep, tz: Annotated[str | None, Query()] = None) -> None: ...
+async def _with_extra(
+    selection: SelectionDep, extra: Annotated[str | None, Query()] = None
+) -> None: ...
 
 
 async def _runs_like(selection: RunSelectionDep, limit: int = 1) -> None: ...
@@ -110,9 +112,9 @@ async def _by_alias(
 @pytest.mark.parametrize(
     ("endpoint", "path", "names"),
     [
-        (_summary_like, "/x", {"from", "to", "agent", "model", "tag"}),
-        (_with_tz, "/x", {"from", "to", "agent", "model", "tag", "tz"}),
-        (_runs_like, "/x", {"from", "to", "agent", "model", "tag", "status", "error_type",
+        (_summary_like, "/x", {"from", "to", "tz", "agent", "model", "tag"}),
+        (_with_extra, "/x", {"from", "to", "tz", "agent", "model", "tag", "extra"}),
+        (_runs_like, "/x", {"from", "to", "tz", "agent", "model", "tag", "status", "error_type",
                             "user_id", "session_id", "trace_id", "limit"}),
         (_by_alias, "/x/{event_id}", {"from"}),
     ],

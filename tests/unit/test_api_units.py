@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtally.api.buckets import bucket_count, bucket_starts
+from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
 from runtally.api.cursor import BadCursor, decode_cursor, encode_cursor
 from runtally.api.errors import ApiError
 from runtally.api.keys import PREFIX_LEN, generate_key, hash_key, well_formed
 from runtally.api.metrics import GroupStats, PipelineStats, render
 from runtally.api.params import resolve_range
 from runtally.config import Settings
+from runtally.cube import GroupKey
 
 NOW = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
 
@@ -92,19 +94,36 @@ def test_range_errors(start: datetime, end: datetime | None, message: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "granularity", "count"),
+    ("start", "end", "granularity", "zone", "count"),
     [
-        (NOW, NOW + timedelta(hours=1), "hour", 2),  # 12:30-13:30 touches two hours
-        (NOW.replace(minute=0), NOW.replace(minute=0) + timedelta(hours=1), "hour", 1),
-        (NOW, NOW + timedelta(days=1), "day", 2),
-        (NOW, NOW + timedelta(minutes=1), "day", 1),
+        (NOW, NOW + timedelta(hours=1), "hour", "UTC", 2),  # 12:30-13:30 touches two hours
+        (NOW.replace(minute=0), NOW.replace(minute=0) + timedelta(hours=1), "hour", "UTC", 1),
+        (NOW, NOW + timedelta(hours=1), "hour", "Asia/Kolkata", 1),  # local 18:00-19:00
+        (NOW, NOW + timedelta(days=1), "day", "UTC", 2),
+        (NOW, NOW + timedelta(minutes=1), "day", "UTC", 1),
+        (NOW, NOW + timedelta(days=10), "day", "America/New_York", 11),
     ],
 )
-def test_buckets(start: datetime, end: datetime, granularity: str, count: int) -> None:
-    buckets = bucket_starts(start, end, granularity)
-    assert len(buckets) == bucket_count(start, end, granularity) == count
+def test_series_buckets(
+    start: datetime, end: datetime, granularity: str, zone: str, count: int
+) -> None:
+    buckets = series_buckets(start, end, granularity, ZoneInfo(zone), 100)
+    assert len(buckets) == count
     assert buckets[0] <= start
     assert buckets[-1] < end
+    find = bucket_of(buckets)
+    for moment in (start, end - timedelta(microseconds=1), *buckets[1:]):
+        found = find(GroupKey(moment, "", "", "", 0))
+        assert found <= moment
+        assert moment - found < timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("days", "granularity", "limit"), [(3, "hour", 72), (3, "hour", 10), (4000, "day", 400)]
+)
+def test_too_many_buckets_are_refused(days: int, granularity: str, limit: int) -> None:
+    with pytest.raises(TooManyBuckets, match=f"more than {limit} {granularity} buckets"):
+        series_buckets(NOW, NOW + timedelta(days=days), granularity, ZoneInfo("UTC"), limit)
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

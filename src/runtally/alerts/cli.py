@@ -19,7 +19,7 @@ from runtally.api.keys import PROJECT_PATTERN
 from runtally.config import Settings
 from runtally.errors import UserError, safe_url
 from runtally.store.engine import create_pool
-from runtally.store.protocols import Pool
+from runtally.store.protocols import Connection, Pool
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ def _run(work: Callable[[Pool], Awaitable[T]], settings: Settings | None = None)
     return asyncio.run(_with_pool(settings or Settings(), work))
 
 
-async def _conn_do(pool: Pool, work: Callable[[Any], Awaitable[T]]) -> T:
+async def _conn_do(pool: Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
     async with pool.acquire() as conn:
         return await work(conn)
 
@@ -62,7 +62,7 @@ def _state_summary(states: list[store.StoredState]) -> str:
 def list_(project: str | None = typer.Option(None, help="only this project's rules")) -> None:
     """List rules: id, project, name, condition, window, grouping, states."""
 
-    async def work(conn: Any) -> list[tuple[store.Rule, list[store.StoredState]]]:
+    async def work(conn: Connection) -> list[tuple[store.Rule, list[store.StoredState]]]:
         rules = await store.list_rules(conn, project)
         states = await store.states_of(conn, [r.id for r in rules])
         return [(r, [s for s in states if s.rule_id == r.id]) for r in rules]

@@ -8,13 +8,14 @@ or the merged top-K rows (``api.top``). Both return what the answer came from
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from runtally.api.schemas import Basis, BreakdownRow, Latency, Tokens
 from runtally.api.tagged import TagAnswer, clip, gather_rolled, raw_tag_parts, rollup_key
 from runtally.api.top import exact_path, top_from_rollups
 from runtally.api.users import top_users
 from runtally.config import Settings
+from runtally.localtime import DEFAULT_ZONE, zone_name
 from runtally.rollup.maintenance import retention_cutoff
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
@@ -27,18 +28,30 @@ def cutoff(settings: Settings) -> datetime:
 
 
 async def tag_answer(conn: Connection, selection: Selection, settings: Settings,
-                     group_tag: str | None, dims: int, granularity: str | None
-                     ) -> TagAnswer | None:  # fmt: skip
-    """Parts of a question with tag filters or a tag grouping; ``None`` without tags."""
+                     group_tag: str | None, dims: int, granularity: str | None,
+                     tz: tzinfo = UTC) -> TagAnswer | None:  # fmt: skip
+    """Parts of a question with tag filters or a tag grouping; ``None`` without tags.
+
+    Tag rows are cut at UTC hours and days, so a time series in another zone is answered
+    from raw rows (clipped to retention) at UTC quarter hours, which every zone's local
+    hours and days are made of; totals (``granularity`` ``None``) need no buckets.
+    """
     if not selection.tags and group_tag is None:
         return None
     edge = cutoff(settings)
     key = rollup_key(selection, group_tag, settings.tag_keys, dims)
-    if key is not None:
+    utc_buckets = granularity is None or _is_utc(tz)
+    if key is not None and utc_buckets:
         return await gather_rolled(conn, selection, key, dims, granularity, edge)
     clipped, note = clip(selection, edge)
     read = group_tag if group_tag is not None else sorted(selection.tags)[0]
-    return TagAnswer(await raw_tag_parts(conn, clipped, read, dims, granularity), "raw", note)
+    grain = granularity if utc_buckets else "q15"
+    return TagAnswer(await raw_tag_parts(conn, clipped, read, dims, grain), "raw", note)
+
+
+def _is_utc(tz: tzinfo) -> bool:
+    """``tz`` is UTC (its buckets are the tag rows' UTC hours and days)."""
+    return tz is UTC or zone_name(tz) == DEFAULT_ZONE
 
 
 def _item_row(key: str, f: Item) -> BreakdownRow:

@@ -1,29 +1,50 @@
-"""Time buckets of an answer: the granularities a series can have and their starts (pure).
+"""Time buckets of a series answer: local days or hours of a zone, and which bucket a
+part belongs to (pure).
 
-Buckets are UTC-aligned like the rollup tables (``planner.floor_to``).
+Bucket starts come from ``localtime`` (local midnights, local hours with their offset);
+the first bucket may start before the range. A part of ``gather`` lies inside exactly
+one bucket, so ``bucket_of`` finds it from the part's own start.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
 
-from runtally.api.planner import DAY, HOUR, floor_to
+from runtally import localtime
+from runtally.api.planner import DAY, HOUR
+from runtally.cube import GroupKey
 
 STEPS = {"hour": HOUR, "day": DAY}
 
 
-def bucket_starts(start: datetime, end: datetime, granularity: str) -> list[datetime]:
-    """Every UTC bucket start of ``granularity`` whose bucket overlaps ``[start, end)``."""
-    step = STEPS[granularity]
-    out = []
-    bucket = floor_to(start, step)
-    while bucket < end:
-        out.append(bucket)
-        bucket += step
-    return out
+class TooManyBuckets(ValueError):
+    """A series would have more buckets than allowed."""
 
 
-def bucket_count(start: datetime, end: datetime, granularity: str) -> int:
-    """``len(bucket_starts(start, end, granularity))`` without listing them."""
-    step = STEPS[granularity]
-    return -(-(end - floor_to(start, step)) // step)
+def series_buckets(
+    start: datetime, end: datetime, granularity: str, tz: tzinfo, limit: int
+) -> list[datetime]:
+    """Start (UTC) of every ``granularity`` bucket of ``tz`` overlapping ``[start, end)``.
+
+    ``TooManyBuckets`` beyond ``limit``. A range far too long is refused from its length
+    alone, without listing its buckets: DST makes at most a day or an hour a year longer
+    than its step, so the whole steps in the range minus two never exceed the count.
+    """
+    if (end - start) // STEPS[granularity] - 2 > limit:
+        raise TooManyBuckets(f"more than {limit} {granularity} buckets")
+    starts = localtime.bucket_starts(start, end, granularity, tz)
+    if len(starts) > limit:
+        raise TooManyBuckets(f"more than {limit} {granularity} buckets")
+    return starts
+
+
+def bucket_of(starts: Sequence[datetime]) -> Callable[[GroupKey], datetime]:
+    """The start of the bucket holding a part (``starts`` ascending, the part at or after
+    ``starts[0]``)."""
+
+    def find(group: GroupKey) -> datetime:
+        return starts[bisect_right(starts, group.bucket) - 1]
+
+    return find

@@ -1,23 +1,25 @@
 """The exact read path: every part of a selection's range from one snapshot.
 
 Call inside the request's REPEATABLE READ READ ONLY transaction, so markers, rollups and
-raw rows describe the same moment. ``gather`` reads the dirty markers, plans the range
-(``planner.plan``) and returns ``(GroupKey, Tally)`` parts from ``rollup_daily``,
-``rollup_hourly``, trimmed hours (``edges``) and raw rows; callers fold them
-(``parts.fold``). Parts are grouped by only the key columns a caller needs (a grouping
-set of ``runtally.cube``): a 30-day summary merges about one row per day, not one per
-(agent, model, error type, day).
+raw rows describe the same moment. ``gather`` reads the dirty markers, covers the range's
+buckets (``cover``: UTC days, hours and quarter hours of rollup rows, raw rows only for
+dirty hours and the partial quarter hours at bucket edges) and returns ``(GroupKey,
+Tally)`` parts; callers fold them (``parts.fold``). Buckets are those of ``granularity``
+in zone ``tz`` (``localtime``), so a local day of any zone is merged from rollup rows,
+never rescanned from raw rows. Parts are grouped by only the key columns a caller needs
+(a grouping set of ``runtally.cube``): a 30-day summary merges about one row per day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
-from runtally.api.edges import trimmed_parts
+from runtally import localtime
+from runtally.api.cover import Cover, cover
+from runtally.api.errors import invalid
 from runtally.api.parts import Part
-from runtally.api.planner import HOUR, Plan, floor_to, plan
-from runtally.api.rollups import dirty_markers, rollup_parts
+from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
 from runtally.cube import FULL
 from runtally.store.aggregate import aggregate_raw
 from runtally.store.protocols import Connection
@@ -28,18 +30,26 @@ async def raw_parts(
     conn: Connection,
     selection: Selection,
     intervals: Iterable[tuple[datetime, datetime]],
-    bucket: str | None,
     distinct: bool = True,
     dims: int = FULL,
 ) -> list[Part]:
-    """Raw rows of each interval, aggregated in SQL (one scan per interval)."""
+    """Raw rows of each interval aggregated in SQL (one scan per interval), each part
+    bucketed at its interval's start."""
     parts: list[Part] = []
     for start, end in intervals:
         found = await aggregate_raw(
-            conn, selection.during(start, end), bucket=bucket, distinct=distinct, dims=dims
+            conn, selection.during(start, end), bucket=None, distinct=distinct, dims=dims
         )
         parts.extend(found.items())
     return parts
+
+
+def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[datetime]:
+    """The range cut at every bucket start of ``granularity`` in ``tz`` inside it
+    (``None``: one bucket, the whole range)."""
+    if granularity is None:
+        return [selection.start, selection.end]
+    return localtime.boundaries(selection.start, selection.end, granularity, tz)
 
 
 async def gather(
@@ -48,27 +58,35 @@ async def gather(
     granularity: str | None = None,
     distinct: bool = True,
     group_by: str | tuple[str, ...] | None = None,
-) -> tuple[Plan, list[Part]]:
-    """All parts of ``selection``: clean days and hours from rollups, the rest from raw rows.
+    tz: tzinfo = UTC,
+) -> tuple[Cover, list[Part]]:
+    """All parts of ``selection``, none straddling a bucket of ``granularity`` in ``tz``.
 
-    ``granularity`` ``"hour"`` keeps every part within one hour (no daily rows);
-    ``"day"`` or ``None`` allow daily rows. Raw parts are bucketed by ``granularity``
-    (``None``: one part per group and interval). Part buckets are UTC hour or day starts
-    except for ``granularity=None`` raw parts, whose bucket is their interval start;
-    trimmed parts (``api.edges``) are bucketed at their hour.
-    Parts are grouped by ``group_by`` (key columns, or ``None``) and the columns
-    ``selection`` filters on; their other key columns are ''.
+    ``granularity`` ``"hour"`` takes no daily rows; ``"day"`` or ``None`` (one bucket)
+    may. A part's bucket is the start of its source (a UTC day, hour or quarter hour, or
+    a raw interval's start), which lies inside the answer bucket the part belongs to and
+    never before ``selection.start``. Parts are grouped by ``group_by`` (key columns,
+    or ``None``) and the columns ``selection`` filters on; their other key columns are ''.
+
+    A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled before
+    that grain existed (``rollup_q15_horizon``): those answers would be short.
     """
     dims = selection.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
-    segments = plan(selection.start, selection.end, dirty_hours, dirty_days, granularity != "hour")
-    trim_hours = {floor_to(start, HOUR) for start, _ in segments.trimmed}
-    parts = await rollup_parts(conn, "rollup_daily", selection, segments.daily, distinct, dims)
-    hourly = await rollup_parts(
-        conn, "rollup_hourly", selection, segments.hourly + sorted(trim_hours), distinct, dims
-    )
-    parts += [part for part in hourly if part[0].bucket not in trim_hours]
-    trim_rows = [part for part in hourly if part[0].bucket in trim_hours]
-    parts += await trimmed_parts(conn, selection, segments.trimmed, trim_rows, distinct, dims)
-    parts += await raw_parts(conn, selection, segments.raw, granularity, distinct, dims)
-    return segments, parts
+    found = cover(cuts(selection, granularity, tz), dirty_hours, dirty_days, granularity != "hour")
+    if found.quarters:
+        since = await quarters_missing_before(conn, found.quarters[0])
+        if since is not None:
+            raise invalid(
+                f"15-minute rollups begin at {since.isoformat()}: before that, cut ranges and "
+                "buckets on whole UTC hours (tz=UTC, or a zone whose offset is whole hours)"
+            )
+    parts: list[Part] = []
+    for table, buckets in (
+        ("rollup_daily", found.daily),
+        ("rollup_hourly", found.hourly),
+        ("rollup_q15", found.quarters),
+    ):
+        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims)
+    parts += await raw_parts(conn, selection, found.raw, distinct, dims)
+    return found, parts

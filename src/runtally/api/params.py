@@ -1,7 +1,9 @@
 """Query parameters of the /v1 routes, declared once, and the range rules.
 
-Timestamps must be RFC 3339 with an offset (naive ones are refused) and are used in UTC.
-When ``from``/``to`` are omitted the range is the last 24 hours (``to`` = now).
+Timestamps must be RFC 3339 with an offset (naive ones are refused) and are used in UTC;
+a plain date (``2026-03-08``) means local midnight of that date in ``tz`` (an IANA zone,
+default UTC). When ``from``/``to`` are omitted the range is the last 24 hours (``to`` =
+now).
 
 Routes take the parameters they share through dependencies: ``SelectionDep``
 (``from``, ``to``, ``agent``, ``model``: the ``Selection`` of every aggregate) and
@@ -15,16 +17,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, AwareDatetime
 
 from runtally.api.deps import Reader, get_settings, reader
 from runtally.api.dimension import parse_tag_filters
 from runtally.api.errors import invalid
 from runtally.config import Settings
+from runtally.localtime import DEFAULT_ZONE, UnknownZone, parse_moment, zone
 from runtally.store.selection import Selection
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,12 +46,21 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+_MOMENT = "RFC 3339 with offset, or a date YYYY-MM-DD (its local midnight in `tz`)"
 From = Annotated[
-    Timestamp | None,
-    Query(alias="from", description="inclusive, RFC 3339 with offset; default `to` − 24 h"),
+    str | None,
+    Query(alias="from", max_length=64, description=f"inclusive: {_MOMENT}; default `to` − 24 h"),
 ]
-To = Annotated[Timestamp | None, Query(description="exclusive, RFC 3339 with offset; default now")]
+To = Annotated[str | None, Query(max_length=64, description=f"exclusive: {_MOMENT}; default now")]
+Zone = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone (e.g. America/New_York) of day and hour buckets and of "
+        "plain-date `from`/`to`",
+    ),
+]
 Name = Annotated[
     str | None, Query(min_length=1, max_length=100, pattern=NO_NUL, description="exact match")
 ]
@@ -77,9 +89,32 @@ def resolve_range(
     return start, end
 
 
+async def zone_param(tz: Zone = DEFAULT_ZONE) -> ZoneInfo:
+    """The request's time zone; 422 naming an unknown one."""
+    try:
+        return zone(tz)
+    except UnknownZone as exc:
+        raise invalid(f"`tz`: {exc}") from None
+
+
+ZoneDep = Annotated[ZoneInfo, Depends(zone_param)]
+
+
+def _moment(name: str, text: str | None, tz: ZoneInfo) -> datetime | None:
+    """``from``/``to`` as a UTC instant (a plain date: local midnight in ``tz``); 422
+    naming the parameter when it is not one."""
+    if text is None:
+        return None
+    try:
+        return _utc(parse_moment(text, tz))
+    except ValueError as exc:
+        raise invalid(f"`{name}`: {exc}") from None
+
+
 async def selection(
     r: ReaderDep,
     settings: SettingsDep,
+    tz: ZoneDep,
     from_: From = None,
     to: To = None,
     agent: Name = None,
@@ -87,7 +122,8 @@ async def selection(
     tag: TagFilter = None,
 ) -> Selection:
     """The request's project, resolved range and agent/model/tag filters."""
-    start, end = resolve_range(from_, to, settings, datetime.now(UTC))
+    start, end = _moment("from", from_, tz), _moment("to", to, tz)
+    start, end = resolve_range(start, end, settings, datetime.now(UTC))
     try:
         tags = parse_tag_filters(tag or [], settings.tag_keys)
     except ValueError as exc:

@@ -1,7 +1,7 @@
 """Reading the rollup side of one snapshot: dirty markers and rollup rows as parts.
 
 The dirty markers say which hours and days the rollup tables do not describe yet
-(``planner`` sends those to raw rows); ``rollup_parts`` reads the clean buckets.
+(``cover`` sends those to raw rows); ``rollup_parts`` reads the clean buckets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-TABLES = ("rollup_hourly", "rollup_daily")
+TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
 
 
@@ -37,6 +37,16 @@ async def dirty_markers(
         selection.end,
     )
     return {r["hour"] for r in hours}, {r["day"] for r in days}
+
+
+async def quarters_missing_before(conn: Connection, first: datetime) -> datetime | None:
+    """The first hour with quarter-hour rows when that is after ``first`` (the hours
+    before it were rolled before ``rollup_q15`` existed and lost their raw rows), else
+    ``None``."""
+    since: datetime | None = await conn.fetchval(
+        "SELECT since FROM rollup_q15_horizon WHERE since > $1", first
+    )
+    return since
 
 
 def _rollup_sql(
@@ -62,8 +72,8 @@ async def rollup_parts(
     distinct: bool = True,
     dims: int = FULL,
 ) -> list[Part]:
-    """Rows of ``rollup_hourly`` or ``rollup_daily`` at ``buckets`` and grouping set
-    ``dims`` (which must keep the columns ``selection`` filters on), as parts.
+    """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
+    (which must keep the columns ``selection`` filters on), as parts.
 
     ``ValueError`` for another table, a selection that filters on a column the rollups
     do not carry, or a grouping set without a filtered column.

@@ -72,8 +72,9 @@ class _Ranged(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     project: str
-    from_: datetime = Field(alias="from", description="inclusive")
-    to: datetime = Field(description="exclusive")
+    from_: datetime = Field(alias="from", description="inclusive, in local time of `tz`")
+    to: datetime = Field(description="exclusive, in local time of `tz`")
+    tz: str = Field(description="the IANA time zone of buckets and times")
     basis: Basis = Field(default_factory=Basis)
 
 
@@ -95,7 +96,9 @@ class Summary(_Ranged):
 
 
 class Point(BaseModel):
-    bucket: datetime = Field(description="start of the UTC hour or day")
+    bucket: datetime = Field(
+        description="start of the local hour or day of `tz`, with its local offset"
+    )
     runs: int
     successes: int
     failures: int

@@ -2,7 +2,7 @@
 
 A question about one rolled-up key, at a grouping set the tag rows keep
 (``tags.TAG_GROUPING_SETS``), is answered like every other aggregate: the range is
-planned against the dirty markers (``planner.plan``), clean days and hours come from
+planned against the dirty markers (``hourplan.plan``), clean days and hours come from
 ``rollup_tag_daily``/``rollup_tag_hourly`` and the rest (dirty hours, range edges) from
 raw rows, all in the request's snapshot.
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from runtally.api.planner import HOUR, plan
+from runtally.api.hourplan import plan
+from runtally.api.planner import HOUR
 from runtally.api.rollups import dirty_markers
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals

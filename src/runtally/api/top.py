@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from runtally.api.planner import DAY, HOUR, plan
+from runtally.api.hourplan import plan
+from runtally.api.planner import DAY, HOUR
 from runtally.api.rollups import dirty_markers
 from runtally.rollup.top_rows import read_top_rows
 from runtally.store.protocols import Connection

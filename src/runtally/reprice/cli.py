@@ -6,18 +6,17 @@ import asyncio
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-import asyncpg
 import typer
 
 from runtally.config import Settings
 from runtally.constants import REPRICE_BATCH_ROWS
-from runtally.errors import UserError, safe_url
+from runtally.errors import UserError
 from runtally.pricing import PriceTable, load_price_table
 from runtally.pricing.listing import render_table
 from runtally.reprice.plan import Window
 from runtally.reprice.report import Report
 from runtally.reprice.run import Options, reprice
-from runtally.store.engine import connect
+from runtally.store.engine import connect_for_cli
 
 
 def _source(settings: Settings) -> str:
@@ -51,12 +50,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 async def _run(settings: Settings, table: PriceTable, options: Options) -> Report:
-    try:
-        conn = await connect(settings)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise UserError(
-            f"cannot reach Postgres at {safe_url(settings.database_url)}: {exc}"
-        ) from None
+    conn = await connect_for_cli(settings)
     try:
         return await reprice(conn, table, options, datetime.now(UTC))
     finally:

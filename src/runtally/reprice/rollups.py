@@ -17,12 +17,18 @@ from runtally.cube import FULL, GroupKey, cube
 from runtally.pricing import PriceTable
 from runtally.reprice.plan import ModelFilter, changed, reprice_tally
 from runtally.reprice.report import Report
+from runtally.rollup.quarters import QUARTER
 from runtally.rollup.rows import DAY, HOUR, lock_key, read_rows, replace_rows
 from runtally.store.protocols import Connection
 from runtally.tally import Tally
 
-# (table, advisory-lock kind of its rollup, bucket width)
-LEVELS = (("rollup_hourly", "hour", HOUR), ("rollup_daily", "day", DAY))
+# (table, advisory-lock kind of its rollup, bucket width). Quarter-hour rows are written
+# by the hourly rollup, under its lock on their hour.
+LEVELS = (
+    ("rollup_hourly", "hour", HOUR),
+    ("rollup_daily", "day", DAY),
+    ("rollup_q15", "hour", QUARTER),
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,9 @@ async def _one_bucket(
     table, kind, width = level
     project, start = bucket
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(kind, project, start))
+        # A quarter's lock is its hour's (UTC buckets: the hour is the quarter's minute 0).
+        locked = start.replace(minute=0) if kind == "hour" else start
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(kind, project, locked))
         full = await read_rows(conn, table, project, start, start + width)
         repriced = reprice_bucket(job, full, report)
         if repriced is not None and job.apply:
@@ -96,7 +104,8 @@ async def _one_bucket(
 async def reprice_rollups(conn: Connection, job: RollupJob, report: Report) -> int:
     """Reprice every bucket of both levels in ``[job.start, job.end)``; returns buckets.
 
-    ``report`` counts the hourly rows (each run once); the daily rows hold the same runs.
+    ``report`` counts the hourly rows (each run once); the daily and quarter-hour rows
+    hold the same runs.
     """
     done = 0
     for level in LEVELS:

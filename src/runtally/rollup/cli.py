@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import asyncpg
 import redis.asyncio as aioredis
 import typer
 from redis.exceptions import RedisError
@@ -14,18 +13,13 @@ from runtally.config import Settings
 from runtally.errors import UserError, safe_url
 from runtally.rollup.jobs import run_pending
 from runtally.rollup.scheduler import create_worker
-from runtally.store.engine import connect
+from runtally.store.engine import connect_for_cli
 
 logger = logging.getLogger("runtally.rollup")
 
 
 async def _check_postgres(settings: Settings) -> None:
-    try:
-        conn = await connect(settings)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise UserError(
-            f"cannot reach Postgres at {safe_url(settings.database_url)}: {exc}"
-        ) from None
+    conn = await connect_for_cli(settings)
     await conn.close()
 
 

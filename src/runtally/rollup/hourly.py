@@ -5,7 +5,8 @@ Each hour is rolled in its own short transaction that never blocks ingest:
 1. ``pg_try_advisory_xact_lock`` on the hour; if another scheduler holds it, skip.
 2. Read the marker's ``seq`` (gone: someone else already rolled it; skip), after taking
    the partition lock shared (a partition being created moves rows; wait for it).
-3. Aggregate the hour's raw rows (``aggregate_raw``), replace its ``rollup_hourly`` rows
+3. Aggregate the hour's raw rows once at quarter hours and replace its ``rollup_q15``
+   rows (``rollup.quarters``), then its ``rollup_hourly`` rows merged from the quarters
    (the full-key rows and every grouping set derived from them, ``cube``), and its tag
    and top-K rows (``rollup.dimensions``).
 4. Mark the hour's UTC day dirty for the daily rollup.
@@ -28,13 +29,12 @@ from datetime import datetime
 
 from runtally.cube import cube
 from runtally.rollup.dimensions import Dimensions, roll_hour_dimensions
+from runtally.rollup.quarters import roll_quarters
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
-from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
 from runtally.store.protocols import Connection, Pool
-from runtally.store.selection import Selection
 
 TABLE = "rollup_hourly"
 
@@ -75,9 +75,9 @@ async def roll_hour(
         )
         if seq is None:
             return Outcome.SKIPPED, 0
-        tallies = await aggregate_raw(conn, Selection(project, hour, hour + HOUR), bucket="hour")
-        written = await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
-        # Tag and top-K rows: not counted in ``written`` (the rollup_hourly rows).
+        tallies, written = await roll_quarters(conn, project, hour)
+        written += await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
+        # Tag and top-K rows: not counted in ``written`` (the rollup tables' rows).
         await roll_hour_dimensions(conn, project, hour, dims)
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(

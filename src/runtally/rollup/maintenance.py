@@ -1,6 +1,8 @@
 """Maintenance: raw partitions ahead, raw retention, dead-letter trimming.
 
-Rollups outlive raw rows: retention drops raw day partitions only. Before dropping,
+Rollups outlive raw rows: retention drops raw day partitions only; quarter-hour,
+hourly and daily rollup rows are all kept (so local days in any zone stay answerable
+from rollups after their raw rows are gone). Before dropping,
 the dirty hours inside the retention cutoff are rolled up, and if any is still dirty
 (held by another scheduler) the drop is postponed to the next run, so no stored run
 is dropped before it was counted in the rollups. Ingest refuses events older than

@@ -1,6 +1,6 @@
 """Rollup rows in Postgres: replace one bucket's rows, read them back, lock keys.
 
-Shared by the hourly and daily rollups. Both keep their rows keyed by
+Shared by the quarter-hour, hourly and daily rollups. All keep their rows keyed by
 (project, bucket, dims, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns:
 each bucket at every grouping set of ``runtally.cube``.
 """
@@ -18,7 +18,7 @@ from runtally.tally import ROLLUP_FIELDS, Tally
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-TABLES = ("rollup_hourly", "rollup_daily")
+TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
 COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS
 

@@ -7,6 +7,7 @@ import json
 import asyncpg
 
 from runtally.config import Settings
+from runtally.errors import UserError, safe_url
 from runtally.store.protocols import Connection, Pool
 
 
@@ -32,3 +33,13 @@ async def connect(settings: Settings) -> Connection:
     conn: Connection = await asyncpg.connect(settings.asyncpg_dsn, command_timeout=120)
     await _init_connection(conn)
     return conn
+
+
+async def connect_for_cli(settings: Settings) -> Connection:
+    """``connect``, or a ``UserError`` naming the (password-less) URL when Postgres is down."""
+    try:
+        return await connect(settings)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise UserError(
+            f"cannot reach Postgres at {safe_url(settings.database_url)}: {exc}"
+        ) from None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
+
 from runtally import constants
 from runtally.store.protocols import Connection
 
@@ -54,8 +56,28 @@ async def existing_partitions(conn: Connection) -> dict[date, str]:
     return found
 
 
+ATTACH_ATTEMPTS = 3
+
+
 async def create_partition(conn: Connection, day: date) -> None:
-    """Create the partition for ``day``, moving any rows the default partition holds for it."""
+    """Create the partition for ``day``, moving any rows the default partition holds for it.
+
+    A row of ``day`` that ingest stores in the default partition after the move makes the
+    ATTACH's check fail and the whole transaction roll back; the next attempt moves it
+    too. (Locking the default partition against inserts instead would make those inserts
+    fail: they route by the partition list they saw before the ATTACH.)
+    """
+    for attempt in range(1, ATTACH_ATTEMPTS + 1):
+        try:
+            await _create_partition(conn, day)
+        except asyncpg.CheckViolationError:
+            if attempt == ATTACH_ATTEMPTS:
+                raise
+        else:
+            return
+
+
+async def _create_partition(conn: Connection, day: date) -> None:
     name = partition_name(day)
     start, end = day_bounds(day)
     async with conn.transaction():

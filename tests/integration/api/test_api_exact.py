@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from runtally.api.cover import Cover
 from runtally.api.gather import gather
-from runtally.api.planner import DAY, HOUR, Plan, floor_to
+from runtally.api.planner import DAY, HOUR, QUARTER, floor_to
 from runtally.rollup.daily import roll_days
 from runtally.rollup.hourly import roll_hours
 from runtally.store.dirty import mark_hours
@@ -129,22 +130,26 @@ async def assert_exact(
             check(point, truth(buckets.get(bucket, [])), f"{granularity} {bucket}")
 
 
-def assert_sources(state: str, segments: Plan) -> None:
+def assert_sources(state: str, sources: Cover) -> None:
     """Each state exercises the source it is meant to (so the test could fail)."""
     middle_day = floor_to(BASE, DAY) + DAY
-    edges = [(BASE, floor_to(BASE, HOUR) + HOUR), (floor_to(END, HOUR), END)]
+    # The range edges (05:17:23.5) cut quarter hours: raw rows only up to the next quarter
+    # at the start and from the last quarter at the end; the rest of their hours are
+    # quarter-hour rows.
+    head, tail = (BASE, floor_to(BASE, QUARTER) + QUARTER), (floor_to(END, QUARTER), END)
+    quarters = [head[1], head[1] + QUARTER, floor_to(END, HOUR)]
     if state == "raw":
-        assert (segments.daily, segments.hourly) == ([], [])
+        assert (sources.daily, sources.hourly, sources.quarters) == ([], [], [])
+        assert sources.raw == [(BASE, END)]
     elif state == "rolled":
-        assert segments.daily == [middle_day]
-        # The first edge covers 43 minutes of a clean hour: trimmed from its rollup.
-        assert (segments.trimmed, segments.raw) == ([edges[0]], [edges[1]])
+        assert sources.daily == [middle_day]
+        assert (sources.quarters, sources.raw) == (quarters, [head, tail])
     else:
-        assert segments.daily == []  # the middle day's daily row is stale
+        assert sources.daily == []  # the middle day's daily row is stale
         dirty = [floor_to(BASE, HOUR) + 2 * HOUR, middle_day + 15 * HOUR, middle_day + 20 * HOUR]
-        assert segments.trimmed == [edges[0]]
-        assert segments.raw == [*((h, h + HOUR) for h in dirty), edges[1]]
-        assert len(segments.hourly) == 47 - len(dirty)  # 47 whole hours in the range
+        assert sources.quarters == quarters
+        assert sources.raw == [head, *((h, h + HOUR) for h in dirty), tail]
+        assert len(sources.hourly) == 47 - len(dirty)  # 47 whole hours in the range
 
 
 @pytest.mark.parametrize("state", ["raw", "rolled", "mixed"])
@@ -161,7 +166,7 @@ async def test_answers_equal_ground_truth(
             events
         )
     async with pool.acquire() as conn:
-        segments, _ = await gather(conn, Selection("demo", BASE, END))
-    assert_sources(state, segments)
+        sources, _ = await gather(conn, Selection("demo", BASE, END))
+    assert_sources(state, sources)
     await assert_exact(client, auth, events, BASE, END)
     await assert_exact(client, auth, events, *CUT)

@@ -20,18 +20,19 @@ WINDOW = {"from": iso(START), "to": iso(START + timedelta(hours=5))}
 RUN = "/v1/runs/0190f0c5-4a61-7a5e-9c1e-3a1b2c3d4e5f"
 # Each endpoint with the query parameters it declares (the OpenAPI surface).
 DECLARED = {
-    "/v1/summary": {"from", "to", "agent", "model", "tag"},
-    "/v1/timeseries": {"from", "to", "agent", "model", "tag", "granularity", "group_by"},
-    "/v1/breakdown": {"from", "to", "agent", "model", "tag", "by", "limit"},
+    "/v1/summary": {"from", "to", "tz", "agent", "model", "tag"},
+    "/v1/timeseries": {"from", "to", "tz", "agent", "model", "tag", "granularity", "group_by"},
+    "/v1/breakdown": {"from", "to", "tz", "agent", "model", "tag", "by", "limit"},
     "/v1/runs": {
-        "from", "to", "agent", "model", "tag", "status", "error_type", "user_id", "session_id",
+        "from", "to", "tz", "agent", "model", "tag", "status", "error_type", "user_id",
+        "session_id",
         "trace_id", "cursor", "limit",
     },
     RUN: set(),
 }  # fmt: skip
 UNKNOWN = [
     {"agnet": "planner"},
-    {"tz": "Europe/Berlin"},
+    {"timezone": "Europe/Berlin"},
     {"agent": "a", "Agent": "x", "from_": "y"},
 ]
 
@@ -105,7 +106,7 @@ async def test_declared_parameters_are_accepted_and_filter(
     assert summary.status_code == 200, summary.text
     assert summary.json()["runs"] == planner
     values: dict[str, dict[str, Any]] = {
-        "/v1/timeseries": {"granularity": "hour", "group_by": "model"},
+        "/v1/timeseries": {"granularity": "hour", "group_by": "model", "tz": "Asia/Kolkata"},
         "/v1/breakdown": {"by": "user", "limit": 5},
         "/v1/runs": {
             "status": "error", "error_type": "timeout", "user_id": "u", "session_id": "s",

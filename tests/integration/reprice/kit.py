@@ -152,9 +152,18 @@ def day(moment: datetime) -> datetime:
 Key = tuple[str, datetime, int, str, str, str]  # project, bucket, dims, agent, model, error
 
 
+TABLES = {"q15": "rollup_q15", "hour": "rollup_hourly", "day": "rollup_daily"}
+
+
+def quarter(moment: datetime) -> datetime:
+    """The UTC quarter hour ``moment`` falls in."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
 def rollup_truth(runs: list[Run], cost_of: Any, level: str) -> dict[Key, tuple[Decimal, int, int]]:
     """(cost, unpriced runs, runs) per rollup key of every grouping set at ``level``."""
-    cut = hour if level == "hour" else day
+    cut = {"q15": quarter, "hour": hour, "day": day}[level]
     out: dict[Key, list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
     for run in runs:
         cost = cost_of(run)
@@ -173,7 +182,7 @@ def rollup_truth(runs: list[Run], cost_of: Any, level: str) -> dict[Key, tuple[D
 async def rollup_rows(conn: Any, level: str) -> dict[Key, tuple[Decimal, int, int]]:
     rows = await conn.fetch(
         f"SELECT project, bucket, dims, agent, model, error_type, cost_usd, unpriced_runs, runs "
-        f"FROM rollup_{'hourly' if level == 'hour' else 'daily'}"
+        f"FROM {TABLES[level]}"
     )
     return {
         (r["project"], r["bucket"], r["dims"], r["agent"], r["model"], r["error_type"]): (

@@ -55,7 +55,7 @@ async def check_all(pool: Any, settings: Settings, cost_of: Any) -> None:
             assert run.event_id not in raw
     await roll_pending(pool, settings)
     async with pool.acquire() as conn:
-        for level in ("hour", "day"):
+        for level in ("q15", "hour", "day"):
             assert await rollup_rows(conn, level) == rollup_truth(RUNS, cost_of, level), level
 
 

@@ -130,6 +130,14 @@ def day_of(moment: datetime) -> datetime:
     return hour_of(moment).replace(hour=0)
 
 
+def quarter_of(moment: datetime) -> datetime:
+    utc = moment.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
+CUTS = {"q15": quarter_of, "hour": hour_of, "day": day_of}
+
+
 async def insert_runs(conn: Any, runs: Sequence[Run], batch: int = 20_000) -> None:
     """Store runs like ingest does: per batch, COPY and mark the touched hours, one commit."""
     for first in range(0, len(runs), batch):
@@ -197,7 +205,7 @@ def ground_truth(
 ) -> tuple[dict[Key, Truth], dict[Key, list[float]]]:
     """Per (bucket, agent, model, error_type) at grouping set ``dims``: exact sums, and
     the durations themselves."""
-    cut = hour_of if bucket == "hour" else day_of
+    cut = CUTS[bucket]
     sums: dict[Key, Truth] = defaultdict(Truth)
     durations: dict[Key, list[float]] = defaultdict(list)
     for run in runs:
@@ -245,9 +253,9 @@ async def _assert_set_matches(
 
 
 async def snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Both rollup tables (all columns but computed_at), in key order."""
+    """The rollup tables (all columns but computed_at), in key order."""
     out = {}
-    for table in ("rollup_hourly", "rollup_daily"):
+    for table in ("rollup_q15", "rollup_hourly", "rollup_daily"):
         rows = await conn.fetch(
             f"SELECT * FROM {table} ORDER BY project, bucket, dims, agent, model, error_type"
         )

@@ -42,6 +42,7 @@ async def test_200k_events_with_late_ones_roll_up_exactly(pool: Any, settings: S
     second = await roll_pending(pool, settings)
     assert (second.dirty_hours, second.dirty_days) == (0, 0)
     async with pool.acquire() as conn:
+        await kit.assert_table_matches(conn, "rollup_q15", runs, "q15")
         await kit.assert_table_matches(conn, "rollup_hourly", runs, "hour")
         await kit.assert_table_matches(conn, "rollup_daily", runs, "day")
 
@@ -78,5 +79,6 @@ async def test_an_hour_whose_rows_are_gone_loses_its_rollup_rows(
     await roll_pending(pool, settings)
     kept = [r for r in runs if r.started_at < START + kit.HOUR]
     async with pool.acquire() as conn:
+        await kit.assert_table_matches(conn, "rollup_q15", kept, "q15")
         await kit.assert_table_matches(conn, "rollup_hourly", kept, "hour")
         await kit.assert_table_matches(conn, "rollup_daily", kept, "day")

@@ -59,7 +59,9 @@ async def test_retention_drops_old_raw_days_after_rolling_them(
         )
     await roll_pending(pool, settings)
     async with pool.acquire() as conn:
-        # The old day's rollups outlive its raw rows, late events included.
+        # The old day's rollups outlive its raw rows, late events included, at every grain
+        # (quarter-hour rows at least as long as raw rows: local days stay answerable).
+        await kit.assert_table_matches(conn, "rollup_q15", old + late + recent, "q15")
         await kit.assert_table_matches(conn, "rollup_hourly", old + late + recent, "hour")
         await kit.assert_table_matches(conn, "rollup_daily", old + late + recent, "day")
 

@@ -1,7 +1,9 @@
 """/v1/summary, /v1/timeseries, /v1/breakdown: exact and fresh aggregates.
 
-Each answer merges the parts ``gather.gather`` returns (daily and hourly rollups for
-clean buckets, raw rows for dirty hours and range edges) read from one snapshot.
+Each answer merges the parts ``gather.gather`` returns (daily, hourly and quarter-hour
+rollup rows for clean buckets, raw rows for dirty hours and the partial quarter hours at
+range edges) read from one snapshot. ``tz`` (an IANA zone, default UTC) sets where days
+and hours start, the offset bucket labels carry, and what a plain-date range means.
 """
 
 from __future__ import annotations
@@ -9,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
 from runtally.api.answers import tag_answer, top_answer
-from runtally.api.buckets import STEPS, bucket_count, bucket_starts
+from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
 from runtally.api.deps import Reader
 from runtally.api.dimension import BREAKDOWN_COLUMNS, GROUP_COLUMNS, Dimension, parse_dimension
 from runtally.api.errors import invalid
 from runtally.api.gather import gather
-from runtally.api.params import ReaderDep, SelectionDep, SettingsDep
+from runtally.api.params import ReaderDep, SelectionDep, SettingsDep, ZoneDep
 from runtally.api.parts import fold
-from runtally.api.planner import floor_to
 from runtally.api.schemas import (
     Basis,
     Breakdown,
@@ -35,6 +37,7 @@ from runtally.api.schemas import (
 )
 from runtally.api.views import tally_fields
 from runtally.config import Settings
+from runtally.localtime import label, zone_name
 from runtally.store.selection import Selection
 from runtally.tags import OTHER
 from runtally.tally import Tally
@@ -51,15 +54,18 @@ def _dimension(text: str | None, columns: tuple[str, ...], settings: Settings,
 
 
 async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimension | None,
-                 granularity: str | None, distinct: bool) -> tuple[list[Any], Basis]:  # fmt: skip
+                 granularity: str | None, distinct: bool, tz: ZoneInfo
+                 ) -> tuple[list[Any], Basis]:  # fmt: skip
     """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, and its basis."""
     column = dim.column if dim is not None else None
     group_tag = dim.tag if dim is not None else None
     dims = selection.dims(column)
-    answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity)
+    answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity, tz)
     if answer is not None:
         return answer.parts, Basis(source=answer.source, note=answer.note)
-    _, parts = await gather(r.conn, selection, granularity, distinct=distinct, group_by=column)
+    _, parts = await gather(
+        r.conn, selection, granularity, distinct=distinct, group_by=column, tz=tz
+    )
     return parts, Basis()
 
 
@@ -70,16 +76,34 @@ def _key_of(dim: Dimension) -> Callable[[Any], str]:
     return lambda g: str(getattr(g, str(column)))
 
 
+def _find(buckets: list[datetime]) -> Callable[[Any], datetime]:
+    """The answer bucket of a part; a raw tag part's bucket may be floored to a UTC grid
+    point before ``from`` (its runs are at or after it), so it is clamped to the first."""
+    find = bucket_of(buckets)
+    first = buckets[0]
+    return lambda g: find(g) if g.bucket >= first else first
+
+
+def _ranged(selection: Selection, tz: ZoneInfo) -> dict[str, Any]:
+    """The fields every aggregate answer starts with; times in local time of ``tz``."""
+    return {
+        "project": selection.project,
+        "from_": label(selection.start, tz),
+        "to": label(selection.end, tz),
+        "tz": zone_name(tz),
+    }
+
+
 @router.get("/summary", response_model=Summary)
-async def summary(r: ReaderDep, settings: SettingsDep, selection: SelectionDep) -> Summary:
+async def summary(
+    r: ReaderDep, settings: SettingsDep, selection: SelectionDep, tz: ZoneDep
+) -> Summary:
     """Totals over ``[from, to)``: counts, latency, tokens, cost, distinct users/sessions."""
-    parts, basis = await _parts(r, selection, settings, None, None, distinct=True)
+    parts, basis = await _parts(r, selection, settings, None, None, distinct=True, tz=tz)
     total = Tally.merged(t for _, t in parts)
     return Summary(
         basis=basis,
-        project=selection.project,
-        from_=selection.start,
-        to=selection.end,
+        **_ranged(selection, tz),
         **tally_fields(total),
         unpriced_runs=total.unpriced_runs,
         unique_users=total.unique_users,
@@ -88,22 +112,22 @@ async def summary(r: ReaderDep, settings: SettingsDep, selection: SelectionDep) 
     )
 
 
-def _points(buckets: list[datetime], tallies: dict[datetime, Tally]) -> list[Point]:
-    return [Point(bucket=b, **tally_fields(tallies.get(b) or Tally())) for b in buckets]
+def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo) -> list[Point]:
+    return [Point(bucket=label(b, tz), **tally_fields(tallies.get(b) or Tally())) for b in buckets]
 
 
 def _series(
-    parts: list[Any], key_of: Callable[[Any], str], granularity: str, buckets: list[datetime]
+    parts: list[Any], key_of: Callable[[Any], str], buckets: list[datetime], tz: ZoneInfo
 ) -> list[Series]:
-    step = STEPS[granularity]
-    cells = fold(parts, lambda g: (key_of(g), floor_to(g.bucket, step)))
+    find = _find(buckets)
+    cells = fold(parts, lambda g: (key_of(g), find(g)))
     runs: dict[str, int] = {}
     for (key, _), tally in cells.items():
         runs[key] = runs.get(key, 0) + tally.runs
     out = []
     for key in sorted(runs, key=lambda k: (-runs[k], k)):
         mine = {bucket: tally for (k, bucket), tally in cells.items() if k == key}
-        out.append(Series(key=key, points=_points(buckets, mine)))
+        out.append(Series(key=key, points=_points(buckets, mine, tz)))
     return out
 
 
@@ -112,30 +136,32 @@ async def timeseries(
     r: ReaderDep,
     settings: SettingsDep,
     selection: SelectionDep,
-    granularity: Annotated[Granularity, Query(description="UTC hours or days")] = "hour",
+    tz: ZoneDep,
+    granularity: Annotated[Granularity, Query(description="local hours or days of `tz`")] = "hour",
     group_by: Annotated[
         GroupBy | None, Query(description="one series per key: agent, model or tag:<key>")
     ] = None,
 ) -> Timeseries:
-    """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range."""
+    """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range.
+
+    Day buckets start at local midnight of ``tz`` (a DST day is 23 or 25 hours long);
+    hour buckets at each local whole hour, labelled with the local offset.
+    """
     dim = _dimension(group_by, GROUP_COLUMNS, settings, "group_by")
-    if bucket_count(selection.start, selection.end, granularity) > settings.api_max_points:
-        raise invalid(
-            f"more than {settings.api_max_points} {granularity} buckets; "
-            "shorten the range or use granularity=day"
+    try:
+        buckets = series_buckets(
+            selection.start, selection.end, granularity, tz, settings.api_max_points
         )
-    buckets = bucket_starts(selection.start, selection.end, granularity)
-    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False)
-    step = STEPS[granularity]
-    totals = fold(parts, lambda g: floor_to(g.bucket, step))
+    except TooManyBuckets as exc:
+        raise invalid(f"{exc}; shorten the range or use granularity=day") from None
+    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False, tz=tz)
+    totals = fold(parts, _find(buckets))
     return Timeseries(
-        project=selection.project,
-        from_=selection.start,
-        to=selection.end,
+        **_ranged(selection, tz),
         granularity=granularity,
         group_by=group_by,
-        points=_points(buckets, totals),
-        series=_series(parts, _key_of(dim), granularity, buckets) if dim else [],
+        points=_points(buckets, totals, tz),
+        series=_series(parts, _key_of(dim), buckets, tz) if dim else [],
         basis=basis,
     )
 
@@ -145,6 +171,7 @@ async def breakdown(
     r: ReaderDep,
     settings: SettingsDep,
     selection: SelectionDep,
+    tz: ZoneDep,
     by: Annotated[
         BreakdownBy,
         Query(description="row key: agent, model, error_type, user, session or tag:<key>"),
@@ -162,14 +189,11 @@ async def breakdown(
     if dim.column in ("user", "session"):
         rows, basis = await top_answer(r.conn, selection, settings, dim.column, limit)
     else:
-        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False)
+        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz)
         key_of = _key_of(dim)
         groups = fold(parts, lambda g: key_of(g) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
         rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
         if dim.tag is not None and OTHER in groups:
             basis.note = f"`{OTHER}`: values beyond the per-bucket cap, summed"
-    return Breakdown(
-        project=selection.project, from_=selection.start, to=selection.end, by=by, rows=rows,
-        basis=basis,
-    )  # fmt: skip
+    return Breakdown(**_ranged(selection, tz), by=by, rows=rows, basis=basis)

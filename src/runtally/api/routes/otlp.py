@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from google.protobuf import json_format
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -42,7 +43,7 @@ _POSTGRES_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceErr
 
 
 @asynccontextmanager
-async def intake_lifespan(app: FastAPI, settings: Settings, redis: Any) -> AsyncIterator[None]:
+async def intake_lifespan(app: FastAPI, settings: Settings, redis: Redis) -> AsyncIterator[None]:
     """The staging of this app and its sweeper, running while the app runs."""
     staging = Staging(redis, settings)
     app.state.otel_staging = staging

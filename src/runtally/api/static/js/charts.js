@@ -1,6 +1,7 @@
 // SVG charts of the overview: stacked bars and lines, optional log or right axis.
 import { $, el } from "./dom.js";
 import { fmtCompact, fmtInt, fmtMs, fmtMsAxis, fmtUsd, fmtUsdAxis } from "./format.js";
+import { state } from "./state.js";
 
 const COLORS = {
   ok: "#2f9e72", fail: "#d9534f", p50: "#3b82f6", p95: "#f59e0b", p99: "#d9534f",
@@ -22,12 +23,11 @@ function niceMax(v) {
 }
 
 function bucketLabel(date, granularity, spanDays) {
-  if (granularity === "day") return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-  if (spanDays > 1.01) {
-    return date.toLocaleDateString(undefined, { weekday: "short" }) + " " +
-      date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-  }
-  return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const timeZone = state.tz;
+  if (granularity === "day") return date.toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone });
+  const time = date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", timeZone });
+  if (spanDays > 1.01) return date.toLocaleDateString(undefined, { weekday: "short", timeZone }) + " " + time;
+  return time;
 }
 
 // series: [{name, color, values, kind: "bar"|"line", axis: "left"|"right", stack?}]
@@ -134,6 +134,11 @@ export function drawCharts(d) {
   if (!d) return;
   const pts = d.series.points;
   const buckets = pts.map((p) => new Date(p.bucket));
+  // The buckets as the API labelled them (local offset included) and their runs, for
+  // people and tests.
+  Object.assign($("chart-runs").dataset, {
+    buckets: pts.map((p) => p.bucket).join(" "), runs: pts.map((p) => p.runs).join(" "),
+  });
   const g = d.granularity;
   drawChart($("chart-runs"), buckets, [
     { name: "succeeded", color: COLORS.ok, kind: "bar", stack: "runs", values: pts.map((p) => p.successes), format: fmtInt },

@@ -1,4 +1,6 @@
 // Number, time and money formatting for people (tables, cards, chart axes).
+// Times are shown in the dashboard's zone (state.tz).
+import { state } from "./state.js";
 
 const nf = new Intl.NumberFormat("en-US");
 
@@ -48,6 +50,11 @@ export function fmtUsdAxis(x) {
 export function fmtTime(iso) {
   if (!iso) return "–";
   return new Date(iso).toLocaleString(undefined, {
-    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZone: state.tz, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
   });
+}
+
+/** ``date`` with date and time in the dashboard's zone. */
+export function fmtMoment(date) {
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: state.tz });
 }

@@ -2,7 +2,7 @@
 // Views (one module each) are registered with the hash router; this module handles the
 // key, the top bar's range and filters, and the 30 s refresh of views that want it.
 //
-// A link may carry the key once: #key=rt_…&range=7d&agent=a (the overview) or
+// A link may carry the key once: #key=rt_…&range=7d&tz=Asia/Kolkata&agent=a (the overview) or
 // #/runs?key=rt_…&status=error (any route). The key is then stored in this browser and
 // removed from the address (never sent to the server in a URL, kept out of history).
 import { $ } from "./dom.js";
@@ -13,6 +13,7 @@ import { runs, wireRuns } from "./runs.js";
 import { KEY_STORE, applyRangeParams, currentRange, restoreView, saveView, state } from "./state.js";
 import { hooks } from "./status.js";
 import { wireCsvButtons } from "./tables.js";
+import { dateToWall, wallToDate, zoneNames } from "./zone.js";
 
 const REFRESH_MS = 30000;
 const FILTERS = ["agent", "model", "environment"];  // the overview's filter selects
@@ -75,6 +76,7 @@ function syncControls() {
     b.setAttribute("aria-pressed", String(b.dataset.range === state.range));
   }
   $("custom-range").hidden = state.range !== "custom";
+  syncZone();
   for (const kind of FILTERS) {
     const select = $("filter-" + kind);
     if (state[kind] && ![...select.options].some((o) => o.value === state[kind])) {
@@ -92,9 +94,12 @@ function showRoute() {
   syncControls();
 }
 
-function toLocalInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+function syncZone() {
+  const select = $("zone");
+  if (![...select.options].some((o) => o.value === state.tz)) {
+    select.replaceChildren(...zoneNames(state.tz).map((z) => new Option(z, z)));
+  }
+  select.value = state.tz;
 }
 
 function rangeChanged() {
@@ -110,8 +115,8 @@ function wireRange() {
       state.range = b.dataset.range;
       if (state.range === "custom") {
         const { from, to } = currentRange();
-        $("custom-from").value = toLocalInput(state.customFrom ? new Date(state.customFrom) : from);
-        $("custom-to").value = toLocalInput(state.customTo ? new Date(state.customTo) : to);
+        $("custom-from").value = dateToWall(state.customFrom ? new Date(state.customFrom) : from, state.tz);
+        $("custom-to").value = dateToWall(state.customTo ? new Date(state.customTo) : to, state.tz);
         syncControls();
         if (!(state.customFrom && state.customTo)) return;
       }
@@ -120,8 +125,8 @@ function wireRange() {
   }
   $("custom-range").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const from = new Date($("custom-from").value);
-    const to = new Date($("custom-to").value);
+    const from = wallToDate($("custom-from").value, state.tz); // read in the shown zone
+    const to = wallToDate($("custom-to").value, state.tz);
     if (!(from < to)) { $("status").textContent = "custom range: 'from' must be before 'to'"; return; }
     state.customFrom = from.toISOString();
     state.customTo = to.toISOString();
@@ -131,6 +136,10 @@ function wireRange() {
 
 function wire() {
   wireRange();
+  $("zone").addEventListener("change", (ev) => {
+    state.tz = ev.target.value;
+    rangeChanged(); // buckets, labels and plain dates all follow the zone
+  });
   for (const kind of FILTERS) {
     $("filter-" + kind).addEventListener("change", (ev) => {
       state[kind] = ev.target.value; saveView(); overview.refresh();

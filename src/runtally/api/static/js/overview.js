@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { drawCharts } from "./charts.js";
 import { $, setValue } from "./dom.js";
-import { fmtCompact, fmtInt, fmtMs, fmtPct, fmtUsd } from "./format.js";
+import { fmtCompact, fmtInt, fmtMoment, fmtMs, fmtPct, fmtUsd } from "./format.js";
 import { currentRange, filterParams, rangeParams, state } from "./state.js";
 import { busy, done, failed } from "./status.js";
 import { renderTable } from "./tables.js";
@@ -13,7 +13,7 @@ let inflight = null;
 async function load() {
   const { from, to } = currentRange();
   const granularity = to - from > 7 * 86400e3 ? "day" : "hour";
-  const base = { from: from.toISOString(), to: to.toISOString(), ...filterParams() };
+  const base = { from: from.toISOString(), to: to.toISOString(), tz: state.tz, ...filterParams() };
   const [summary, series, byAgent, byModel, byError, byUser, byEnv, byTag] = await Promise.all([
     api("/v1/summary", base),
     api("/v1/timeseries", { ...base, granularity }),
@@ -69,10 +69,9 @@ export function rememberKeys(keys, kind) {
 function render(d) {
   renderKpis(d.summary);
   $("project").textContent = d.summary.project;
-  const opts = { dateStyle: "medium", timeStyle: "short" };
   $("range-label").textContent =
-    d.from.toLocaleString(undefined, opts) + " → " + d.to.toLocaleString(undefined, opts) +
-    " · " + d.granularity + "ly buckets" +
+    fmtMoment(d.from) + " → " + fmtMoment(d.to) + " " + state.tz +
+    " · " + (d.granularity === "day" ? "daily" : "hourly") + " buckets" +
     (state.agent ? " · agent " + state.agent : "") + (state.model ? " · model " + state.model : "") +
     (state.environment ? " · environment " + state.environment : "");
   rememberKeys(d.byAgent.rows.map((r) => r.key), "agent");

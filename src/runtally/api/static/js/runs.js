@@ -3,10 +3,10 @@
 import { api } from "./api.js";
 import { download, runsCsv, stamp } from "./csv.js";
 import { $, el, emptyRow } from "./dom.js";
-import { fmtInt, fmtMs, fmtTime, fmtUsdExact } from "./format.js";
+import { fmtInt, fmtMoment, fmtMs, fmtTime, fmtUsdExact } from "./format.js";
 import { runsLink } from "./links.js";
 import { go, href } from "./router.js";
-import { applyRangeParams, currentRange, rangeParams, saveView } from "./state.js";
+import { applyRangeParams, currentRange, rangeParams, saveView, state } from "./state.js";
 import { busy, done, failed } from "./status.js";
 
 /** Filters of /v1/runs, in the order the form shows them. */
@@ -71,9 +71,7 @@ function fillForm() {
   const form = $("runs-filters");
   for (const name of FILTERS) form.elements[name].value = params[name] || "";
   const { from, to } = currentRange();
-  const opts = { dateStyle: "medium", timeStyle: "short" };
-  $("range-label").textContent = "runs started " + from.toLocaleString(undefined, opts) +
-    " → " + to.toLocaleString(undefined, opts);
+  $("range-label").textContent = "runs started " + fmtMoment(from) + " → " + fmtMoment(to) + " " + state.tz;
 }
 
 async function refresh() {

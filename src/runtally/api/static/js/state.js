@@ -1,5 +1,6 @@
-// What the page shows: the key, the time range, the overview's agent/model filters.
-// The range and filters persist in localStorage; the route (view) lives in the URL hash.
+// What the page shows: the key, the time range and zone, the overview's agent/model filters.
+// The range, zone and filters persist in localStorage; the route (view) lives in the URL hash.
+import { browserZone } from "./zone.js";
 
 export const KEY_STORE = "runtally.key";
 const STATE_STORE = "runtally.view";
@@ -10,6 +11,7 @@ export const state = {
   range: "24h",
   customFrom: null,
   customTo: null,
+  tz: browserZone(),
   agent: "",
   model: "",
   environment: "",
@@ -40,8 +42,23 @@ export function rangeParams() {
   return { range: state.range };
 }
 
-/** Applies route parameters made by rangeParams(); false when they name no valid range. */
+/** Whether ``tz`` is a zone this browser knows (the API checks it again). */
+export function knownZone(tz) {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return Boolean(tz);
+  } catch (_) {
+    return false;
+  }
+}
+
+/** Applies route parameters made by rangeParams() (and a zone, tz=); false when they
+ *  name no valid range or zone. */
 export function applyRangeParams(params) {
+  if (params.has("tz")) {
+    if (!knownZone(params.get("tz"))) return false;
+    state.tz = params.get("tz");
+  }
   const from = params.get("from");
   const to = params.get("to");
   if (from && to) {
@@ -57,7 +74,8 @@ export function applyRangeParams(params) {
 export function saveView() {
   localStorage.setItem(STATE_STORE, JSON.stringify({
     range: state.range, customFrom: state.customFrom, customTo: state.customTo,
-    agent: state.agent, model: state.model, environment: state.environment, tagKey: state.tagKey,
+    tz: state.tz, agent: state.agent, model: state.model, environment: state.environment,
+    tagKey: state.tagKey,
   }));
 }
 
@@ -67,6 +85,7 @@ export function restoreView() {
     if (v.range && (v.range in RANGES || v.range === "custom")) state.range = v.range;
     state.customFrom = v.customFrom || null;
     state.customTo = v.customTo || null;
+    state.tz = knownZone(v.tz) ? v.tz : browserZone();
     state.agent = v.agent || "";
     state.model = v.model || "";
     state.environment = v.environment || "";

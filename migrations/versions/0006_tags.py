@@ -16,8 +16,8 @@ id's figures may lack (0 in hourly rows; daily rows merge hours where it was fol
 Existing buckets get no tag or top rows (their raw rows may be gone): answers over them
 say they come from raw rows within retention, or are empty beyond it.
 
-Revision ID: 0005_tags
-Revises: 0004_alerts (chained after the head on main; issued against 0002_grouping_sets)
+Revision ID: 0006_tags
+Revises: 0005_local_time
 Create Date: 2026-12-01
 """
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_tags"
-down_revision = "0004_alerts"
+revision = "0006_tags"
+down_revision: str | None = "0005_local_time"
 branch_labels = None
 depends_on = None
 
