@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -108,6 +109,26 @@ async def check_series(client: httpx.AsyncClient, auth: dict[str, str], evs: lis
                 (e.cost_usd or Decimal(0) for e in cell), Decimal(0)
             )
     assert {s["key"] for s in body["series"]} == {"r0", "r1", "r2"}
+    await check_local_series(client, auth, evs)
+
+
+async def check_local_series(client: httpx.AsyncClient, auth: dict[str, str],
+                             evs: list[Ev]) -> None:  # fmt: skip
+    """Local days of a +5:30 zone (no tag rows fit them): raw rows, exact, said in basis."""
+    body = await get(client, auth, "/v1/timeseries", granularity="day",
+                     group_by="tag:release", tz="Asia/Kolkata")  # fmt: skip
+    assert body["basis"]["source"] == "raw"
+    kolkata = ZoneInfo("Asia/Kolkata")
+    for series in body["series"]:
+        starts = [datetime.fromisoformat(p["bucket"]) for p in series["points"]]
+        assert all(s.utcoffset() == timedelta(hours=5, minutes=30) for s in starts)
+        assert all(s.astimezone(kolkata).time() == time(0) for s in starts[1:])
+        for point, a, b in zip(series["points"], starts, [*starts[1:], END], strict=True):
+            cell = [e for e in evs if has(e, release=series["key"]) and a <= e.started_at < b]
+            assert point["runs"] == len(cell), (series["key"], a)
+            assert Decimal(repr(point["cost_usd"])) == sum(
+                (e.cost_usd or Decimal(0) for e in cell), Decimal(0)
+            )
 
 
 async def check_folded_and_raw(client: httpx.AsyncClient, auth: dict[str, str],
