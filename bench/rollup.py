@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,11 +53,12 @@ def run(ctx: BenchContext) -> None:
 async def _run(ctx: BenchContext, stack: Stack) -> None:
     await make_partitions(stack.settings, *today_window())
     n = ctx.size(1_000_000, 200_000)
-    await _one_hour(ctx, stack, n)
+    hour, rows = await _one_hour(ctx, stack, n)
+    await _tag_cost(ctx, stack, hour, rows)
     await _steady(ctx, stack, rate=ctx.size(5000, 2000), seconds=ctx.size(75, 25))
 
 
-async def _one_hour(ctx: BenchContext, stack: Stack, n: int) -> None:
+async def _one_hour(ctx: BenchContext, stack: Stack, n: int) -> tuple[datetime, int]:
     from runtally.rollup.jobs import run_pending
 
     hour = (utc_now() - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
@@ -81,7 +83,57 @@ async def _one_hour(ctx: BenchContext, stack: Stack, n: int) -> None:
             note=f"{seconds:.2f} s in all",
         )
     )
-    ctx.note(NAME, f"run_pending: {pending.summary()}.")
+    ctx.note(
+        NAME,
+        f"run_pending: {pending.summary()}. It writes tag rows for environment and release "
+        "and the top-K users/sessions too (issue 14; their cost is split out below).",
+    )
+    return hour, rows
+
+
+TAG_KEYS = ("environment", "release", "customer", "region", "feature")
+
+
+async def _tag_cost(ctx: BenchContext, stack: Stack, hour: datetime, rows: int) -> None:
+    """Seconds per 1M events of the hour's parts: the core rollup, 5 tag keys, top-K."""
+    from runtally.cube import cube
+    from runtally.store.aggregate import aggregate_raw
+    from runtally.store.selection import Selection
+    from runtally.store.tagged import aggregate_tagged
+    from runtally.store.top import top_ids
+    from runtally.tags import derive_sets
+
+    selection = Selection(PROJECT, hour, hour + timedelta(hours=1))
+    conn = await connect(stack.settings)
+    try:
+        parts: dict[str, Callable[[], Awaitable[Any]]] = {
+            "core (agent × model × error type cube)": lambda: _cube(cube, aggregate_raw, conn,
+                                                                    selection),
+            "tags (5 keys, cap 1000)": lambda: _tags(derive_sets, aggregate_tagged, conn,
+                                                     selection),
+            "top-K users and sessions (K 100)": lambda: top_ids(conn, selection, 100),
+        }  # fmt: skip
+        seconds = {}
+        for label, part in parts.items():
+            began = time.perf_counter()
+            await part()
+            seconds[label] = time.perf_counter() - began
+    finally:
+        await conn.close()
+    per_m = 1_000_000 / rows
+    core = next(iter(seconds.values()))
+    for label, value in seconds.items():
+        ctx.record(Figure(NAME, f"rollup cost per 1M events: {label}", value * per_m, "s"))
+    total = sum(seconds.values())
+    ctx.record(Figure(NAME, "rollup cost with tags and top-K / without", total / core, "×"))
+
+
+async def _cube(cube: Any, aggregate: Any, conn: Any, selection: Any) -> None:
+    cube(await aggregate(conn, selection, bucket="hour"))
+
+
+async def _tags(derive: Any, aggregate: Any, conn: Any, selection: Any) -> None:
+    derive(await aggregate(conn, selection, TAG_KEYS, 1000))
 
 
 async def _plain_scan(stack: Stack, hour: datetime) -> float:

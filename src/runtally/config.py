@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtally import constants
+from runtally.limits import MAX_TAG_KEY
 
 
 def _default_consumer() -> str:
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
     partitions_ahead_days: int = Field(default=7, ge=1)
     rollup_batch_hours: int = Field(default=64, ge=1)
     rollup_days_interval_s: int = Field(default=60, ge=1, le=3600)
+    # Tag keys rolled up besides environment and release, comma-separated.
+    rollup_tags: str = ""
+    tag_value_cap: int = Field(default=constants.TAG_VALUE_CAP, ge=1, le=100_000)
+    rollup_top_k: int = Field(default=constants.TOP_K, ge=1, le=10_000)
 
     # --- read API
     api_host: str = constants.API_HOST
@@ -103,6 +108,21 @@ class Settings(BaseSettings):
         if not value.startswith("postgresql://"):
             raise ValueError("database_url must be a postgresql:// URL")
         return value
+
+    @field_validator("rollup_tags")
+    @classmethod
+    def _tag_keys(cls, value: str) -> str:
+        for key in value.split(","):
+            if len(key.strip()) > MAX_TAG_KEY:
+                raise ValueError(f"tag keys are at most {MAX_TAG_KEY} chars: {key.strip()!r}")
+        return value
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        """The rolled-up tag keys: environment, release, then RUNTALLY_ROLLUP_TAGS's."""
+        extra = (key.strip() for key in self.rollup_tags.split(","))
+        keys = dict.fromkeys((*constants.TAG_KEYS_ALWAYS, *(k for k in extra if k)))
+        return tuple(keys)
 
     @property
     def asyncpg_dsn(self) -> str:

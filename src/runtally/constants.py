@@ -59,3 +59,9 @@ OTEL_TRACE_TIMEOUT_S = 300.0
 OTEL_TRACE_TTL_S = 86_400
 OTEL_SWEEP_INTERVAL_S = 1.0
 OTEL_RETRY_AFTER_S = 5
+
+# --- tag rollups and top users/sessions (issue 14)
+TAG_KEYS_ALWAYS = ("environment", "release")  # rolled up whatever RUNTALLY_ROLLUP_TAGS says
+TAG_OTHER = "__other__"  # the row a bucket's values beyond the cap are folded into
+TAG_VALUE_CAP = 1000
+TOP_K = 100

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.e2e
 AGENTS = ("support-bot", "code-reviewer", "research-agent")
 MODELS = ("gpt-5-mini", "claude-sonnet-4-5")
 ERRORS = ("RateLimitError", "Timeout", "ToolError")
+ENVIRONMENTS = ("production", "staging")
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -67,6 +68,7 @@ def known_events(now: datetime, count: int = 240) -> list[RunEvent]:
                     "cost_usd": round(rng.uniform(0.0001, 0.05), 6),
                     "user_id": f"user-{rng.randrange(7)}",
                     "session_id": f"session-{rng.randrange(20)}",
+                    "tags": {"environment": rng.choice(ENVIRONMENTS)},
                 },
                 strict=False,
             )
@@ -199,6 +201,29 @@ async def test_dashboard_shows_the_api_numbers(
         assert int(row["data-tokens"]) == agents[agent]["tokens"]["total"] == truth.tokens
         assert float(row["data-cost"]) == pytest.approx(float(truth.cost))
     assert set(dom.rows["table-error_type"]) <= set(ERRORS)
+
+    # The tag table (environment by default) and the environment selector's choices.
+    per_env = {env: Truth() for env in ENVIRONMENTS}
+    for event in events:
+        per_env[(event.tags or {})["environment"]].add(event)
+    rows = dom.rows["table-tag"]
+    assert set(rows) == set(ENVIRONMENTS)
+    for env, row in rows.items():
+        assert int(row["data-runs"]) == per_env[env].runs
+        assert float(row["data-cost"]) == pytest.approx(float(per_env[env].cost))
+    for env in ENVIRONMENTS:
+        assert f'<option value="{env}">{env}</option>' in dom_text
+
+    # The environment filter from the URL: every figure is of that environment's runs.
+    dom = Dom()
+    dom.feed(chromium("--dump-dom", f"{api}/#key={key}&environment=staging",
+                      tmp_path=tmp_path).stdout)  # fmt: skip
+    assert dom.body.get("data-loaded") == "true", dom.text.get("status")
+    staging = per_env["staging"]
+    assert int(dom.by_id["kpi-runs"]["data-value"]) == staging.runs
+    assert float(dom.by_id["kpi-cost"]["data-value"]) == pytest.approx(float(staging.cost))
+    assert set(dom.rows["table-tag"]) == {"staging"}
+    assert "environment staging" in dom.text["range-label"]
 
     # A filtered view from the URL fragment: one agent over 7 days.
     dom = Dom()

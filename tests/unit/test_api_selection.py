@@ -112,9 +112,9 @@ async def _by_alias(
 @pytest.mark.parametrize(
     ("endpoint", "path", "names"),
     [
-        (_summary_like, "/x", {"from", "to", "tz", "agent", "model"}),
-        (_with_extra, "/x", {"from", "to", "tz", "agent", "model", "extra"}),
-        (_runs_like, "/x", {"from", "to", "tz", "agent", "model", "status", "error_type",
+        (_summary_like, "/x", {"from", "to", "tz", "agent", "model", "tag"}),
+        (_with_extra, "/x", {"from", "to", "tz", "agent", "model", "tag", "extra"}),
+        (_runs_like, "/x", {"from", "to", "tz", "agent", "model", "tag", "status", "error_type",
                             "user_id", "session_id", "trace_id", "limit"}),
         (_by_alias, "/x/{event_id}", {"from"}),
     ],

@@ -14,6 +14,7 @@ one of these functions and every route using it gets it, in OpenAPI too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from runtally.api.deps import Reader, get_settings, reader
+from runtally.api.dimension import parse_tag_filters
 from runtally.api.errors import invalid
 from runtally.config import Settings
 from runtally.localtime import DEFAULT_ZONE, UnknownZone, parse_moment, zone
@@ -64,6 +66,10 @@ Name = Annotated[
 ]
 Ident = Annotated[
     str | None, Query(min_length=1, max_length=128, pattern=NO_NUL, description="exact match")
+]
+TagFilter = Annotated[
+    list[str] | None,
+    Query(description="`<key>:<value>`, repeatable; every one must match", max_length=20),
 ]
 Status = Annotated[Literal["success", "error"] | None, Query()]
 ReaderDep = Annotated[Reader, Depends(reader)]
@@ -113,11 +119,16 @@ async def selection(
     to: To = None,
     agent: Name = None,
     model: Name = None,
+    tag: TagFilter = None,
 ) -> Selection:
-    """The request's project, resolved range and agent/model filters."""
+    """The request's project, resolved range and agent/model/tag filters."""
     start, end = _moment("from", from_, tz), _moment("to", to, tz)
     start, end = resolve_range(start, end, settings, datetime.now(UTC))
-    return Selection.of(r.project, start, end, agent=agent, model=model)
+    try:
+        tags = parse_tag_filters(tag or [], settings.tag_keys)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    return replace(Selection.of(r.project, start, end, agent=agent, model=model), tags=tags)
 
 
 SelectionDep = Annotated[Selection, Depends(selection)]

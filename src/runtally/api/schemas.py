@@ -14,8 +14,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 Granularity = Literal["hour", "day"]
-GroupBy = Literal["agent", "model"]
-BreakdownBy = Literal["agent", "model", "error_type", "user"]
+# ``tag:<key>`` besides these (checked by ``api.dimension``, whose 422 lists the keys).
+GroupBy = str
+BreakdownBy = str
 
 
 class ErrorBody(BaseModel):
@@ -48,6 +49,25 @@ class Tokens(BaseModel):
     total: int
 
 
+class Basis(BaseModel):
+    """Where an answer came from, and how exact it is."""
+
+    source: Literal["rollups", "raw", "top_k"] = Field(
+        default="rollups",
+        description="rollups (+ raw rows for dirty hours and edges); raw: raw rows only "
+        "(a tag key that is not rolled up, tag filters on two keys), within raw retention; "
+        "top_k: merged per-bucket top-K rows (by=user/session over long ranges)",
+    )
+    approximate: bool = Field(
+        default=False, description="the ranking may differ from the exact one (top_k)"
+    )
+    error_bound_usd: float | None = Field(
+        default=None, description="most a listed cost may lack, or an unlisted id may have"
+    )
+    error_bound_runs: int | None = None
+    note: str | None = None
+
+
 class _Ranged(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -55,6 +75,7 @@ class _Ranged(BaseModel):
     from_: datetime = Field(alias="from", description="inclusive, in local time of `tz`")
     to: datetime = Field(description="exclusive, in local time of `tz`")
     tz: str = Field(description="the IANA time zone of buckets and times")
+    basis: Basis = Field(default_factory=Basis)
 
 
 class Summary(_Ranged):
@@ -109,6 +130,9 @@ class BreakdownRow(BaseModel):
     latency_ms: Latency
     tokens: Tokens
     cost_usd: float
+    cost_usd_max: float | None = Field(
+        default=None, description="top_k: the most this id may have cost (cost_usd: the least)"
+    )
 
 
 class Breakdown(_Ranged):

@@ -1,4 +1,4 @@
-"""Top users by cost, from raw rows (there is no per-user rollup yet)."""
+"""Top users or sessions by cost, exactly, from raw rows (``api.top`` says when)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from runtally.store.protocols import Connection, Record
 from runtally.store.selection import Selection
 
 TOP_USERS_SQL = """
-SELECT user_id AS key, count(*) AS runs,
+SELECT {column} AS key, count(*) AS runs,
        count(*) FILTER (WHERE status = 'success') AS successes,
        avg(duration_ms) AS avg, min(duration_ms) AS min, max(duration_ms) AS max,
        percentile_disc(ARRAY[0.5, 0.75, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms)
@@ -17,9 +17,9 @@ SELECT user_id AS key, count(*) AS runs,
        coalesce(sum(cache_read_tokens), 0) AS cache_read,
        coalesce(sum(cache_write_tokens), 0) AS cache_write,
        coalesce(sum(cost_usd), 0) AS cost_usd
-FROM agent_runs WHERE {where} AND user_id IS NOT NULL
-GROUP BY user_id
-ORDER BY cost_usd DESC, runs DESC, user_id
+FROM agent_runs WHERE {where} AND {column} IS NOT NULL
+GROUP BY {column}
+ORDER BY cost_usd DESC, runs DESC, {column} COLLATE "C"
 LIMIT {limit}
 """
 PERCENTILES = ("p50", "p75", "p90", "p95", "p99")
@@ -49,8 +49,14 @@ def _user_row(r: Record) -> dict[str, Any]:
     }
 
 
-async def top_users(conn: Connection, selection: Selection, limit: int) -> list[dict[str, Any]]:
-    """Users with the highest cost in ``selection``, from raw rows.
+COLUMNS = {"user": "user_id", "session": "session_id"}
+
+
+async def top_users(
+    conn: Connection, selection: Selection, limit: int, kind: str = "user"
+) -> list[dict[str, Any]]:
+    """Users (``kind="session"``: sessions) with the highest cost in ``selection``, from
+    raw rows (ties: more runs, then the smaller id, as the top-K rollup ranks them).
 
     Cost: one scan of the range's raw rows plus a sort per user for the exact
     percentiles, so it grows with the range (unlike rollup-backed answers) and only sees
@@ -58,5 +64,6 @@ async def top_users(conn: Connection, selection: Selection, limit: int) -> list[
     tokens, cost_usd (Decimal).
     """
     where, args = selection.raw_where()
-    rows = await conn.fetch(TOP_USERS_SQL.format(where=where, limit=int(limit)), *args)
+    sql = TOP_USERS_SQL.format(where=where, limit=int(limit), column=COLUMNS[kind])
+    rows = await conn.fetch(sql, *args)
     return [_user_row(r) for r in rows]

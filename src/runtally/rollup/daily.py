@@ -2,7 +2,8 @@
 
 Days are rolled from ``rollup_hourly``'s full-key rows (never from raw rows) by
 ``Tally.merge``: sums and counts add, min/max combine, latency bins add and user/session
-HLLs union; the day's grouping sets are then derived from its full-key rows (``cube``). The
+HLLs union; the day's grouping sets are then derived from its full-key rows (``cube``);
+its tag and top-K rows are merged from the hours' ones (``rollup.dimensions``). The
 same discipline as the hourly rollup keeps it exact under concurrency: an advisory
 lock per (project, day), the marker's ``seq`` read first, and the marker cleared only
 if that ``seq`` is unchanged (an hourly rollup that commits later re-marks the day in
@@ -16,6 +17,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from runtally.cube import GroupKey, cube
+from runtally.rollup.dimensions import Dimensions, roll_day_dimensions
 from runtally.rollup.rows import DAY, lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.store.protocols import Connection, Pool
@@ -43,7 +45,9 @@ def merge_day(day: datetime, hourly: dict[GroupKey, Tally]) -> dict[GroupKey, Ta
     return dict(merged)
 
 
-async def roll_day(conn: Connection, project: str, day: datetime) -> tuple[Outcome, int]:
+async def roll_day(
+    conn: Connection, project: str, day: datetime, dims: Dimensions = Dimensions()
+) -> tuple[Outcome, int]:
     """Recompute one day from its hourly rows; returns the outcome and rows written."""
     async with conn.transaction():
         if not await conn.fetchval(
@@ -66,6 +70,7 @@ async def roll_day(conn: Connection, project: str, day: datetime) -> tuple[Outco
         hourly = await read_rows(conn, "rollup_hourly", project, day, day + DAY)
         daily = cube(merge_day(day, hourly))
         written = await replace_rows(conn, TABLE, project, day, day + DAY, daily)
+        await roll_day_dimensions(conn, project, day, dims)  # not in `written`: rollup_daily rows
         status = await conn.execute(
             "DELETE FROM rollup_dirty_day WHERE project = $1 AND day = $2 AND seq = $3",
             project,
@@ -75,11 +80,11 @@ async def roll_day(conn: Connection, project: str, day: datetime) -> tuple[Outco
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
-async def roll_days(pool: Pool, limit: int) -> RollStats:
+async def roll_days(pool: Pool, limit: int, dims: Dimensions = Dimensions()) -> RollStats:
     """One pass: roll up to ``limit`` dirty days whose hours are all clean."""
     stats = RollStats()
     async with pool.acquire() as conn:
         for row in await conn.fetch(READY_DAYS_SQL, limit):
-            outcome, written = await roll_day(conn, row["project"], row["day"])
+            outcome, written = await roll_day(conn, row["project"], row["day"], dims)
             stats.count(outcome, written)
     return stats

@@ -7,7 +7,8 @@ Each hour is rolled in its own short transaction that never blocks ingest:
    the partition lock shared (a partition being created moves rows; wait for it).
 3. Aggregate the hour's raw rows once at quarter hours and replace its ``rollup_q15``
    rows (``rollup.quarters``), then its ``rollup_hourly`` rows merged from the quarters
-   (the full-key rows and every grouping set derived from them, ``cube``).
+   (the full-key rows and every grouping set derived from them, ``cube``), and its tag
+   and top-K rows (``rollup.dimensions``).
 4. Mark the hour's UTC day dirty for the daily rollup.
 5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from runtally.cube import cube
+from runtally.rollup.dimensions import Dimensions, roll_hour_dimensions
 from runtally.rollup.quarters import roll_quarters
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
@@ -55,7 +57,9 @@ async def dirty_hours(
     return [(row["project"], row["hour"]) for row in rows]
 
 
-async def roll_hour(conn: Connection, project: str, hour: datetime) -> tuple[Outcome, int]:
+async def roll_hour(
+    conn: Connection, project: str, hour: datetime, dims: Dimensions = Dimensions()
+) -> tuple[Outcome, int]:
     """Recompute one hour (steps 1-5 above); returns the outcome and rows written."""
     async with conn.transaction():
         locked = await conn.fetchval(
@@ -73,6 +77,8 @@ async def roll_hour(conn: Connection, project: str, hour: datetime) -> tuple[Out
             return Outcome.SKIPPED, 0
         tallies, written = await roll_quarters(conn, project, hour)
         written += await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
+        # Tag and top-K rows: not counted in ``written`` (the rollup tables' rows).
+        await roll_hour_dimensions(conn, project, hour, dims)
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(
             "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",
@@ -83,11 +89,13 @@ async def roll_hour(conn: Connection, project: str, hour: datetime) -> tuple[Out
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
-async def roll_hours(pool: Pool, limit: int, before: datetime | None = None) -> RollStats:
+async def roll_hours(
+    pool: Pool, limit: int, before: datetime | None = None, dims: Dimensions = Dimensions()
+) -> RollStats:
     """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given)."""
     stats = RollStats()
     async with pool.acquire() as conn:
         for project, hour in await dirty_hours(conn, limit, before):
-            outcome, written = await roll_hour(conn, project, hour)
+            outcome, written = await roll_hour(conn, project, hour, dims)
             stats.count(outcome, written)
     return stats

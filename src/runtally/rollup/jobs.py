@@ -20,6 +20,7 @@ from runtally.alerts.engine import run_pass
 from runtally.config import Settings
 from runtally.rollup import maintenance
 from runtally.rollup.daily import roll_days
+from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.stats import RollStats
 from runtally.store.engine import create_pool
@@ -45,12 +46,14 @@ async def _drain(one_pass: Callable[[], Awaitable[RollStats]], limit: int) -> Ro
 
 async def drain_hours(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
-    return await _drain(lambda: roll_hours(pool, limit), limit)
+    dims = Dimensions.from_settings(settings)
+    return await _drain(lambda: roll_hours(pool, limit, dims=dims), limit)
 
 
 async def drain_days(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
-    return await _drain(lambda: roll_days(pool, limit), limit)
+    dims = Dimensions.from_settings(settings)
+    return await _drain(lambda: roll_days(pool, limit, dims), limit)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from runtally import constants
 from runtally.config import Settings
+from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.rows import day_start
 from runtally.store import partitions
@@ -51,7 +52,8 @@ async def create_partitions_ahead(pool: Pool, settings: Settings, now: datetime)
 async def apply_retention(pool: Pool, settings: Settings, now: datetime) -> Retention:
     """Drop raw partitions of days before the cutoff, once their hours are rolled up."""
     cutoff = retention_cutoff(now, settings.raw_retention_days)
-    while (await roll_hours(pool, settings.rollup_batch_hours, before=cutoff)).progressed:
+    dims = Dimensions.from_settings(settings)
+    while (await roll_hours(pool, settings.rollup_batch_hours, cutoff, dims)).progressed:
         pass
     async with pool.acquire() as conn:
         # One dropper at a time; a scheduler that finds the lock taken leaves it to the other.

@@ -16,6 +16,7 @@ put into SQL text; values always travel as parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,6 +51,9 @@ class Selection:
     start: datetime
     end: datetime
     filters: Mapping[str, str] = field(default_factory=dict)
+    # Runs whose tags hold every (key, value) here (``tags @> {...}``); only raw rows and
+    # the tag rollups (``api.tagged``) answer these.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.filters) - FILTER_COLUMNS)
@@ -72,8 +76,9 @@ class Selection:
         return replace(self, start=start, end=end)
 
     def rolled_up(self) -> bool:
-        """Whether every filter is on a column the rollup tables are keyed by."""
-        return all(column in ROLLED_UP for column in self.filters)
+        """Whether every filter is on a column the rollup tables are keyed by (tag
+        filters are not: ``rollup_hourly``/``rollup_daily`` carry no tags)."""
+        return not self.tags and all(column in ROLLED_UP for column in self.filters)
 
     def dims(self, group_by: str | tuple[str, ...] | None = None) -> int:
         """The grouping set (``runtally.cube``) that keeps the filtered columns and the
@@ -87,4 +92,7 @@ class Selection:
         args: list[Any] = [self.project, self.start, self.end]
         clauses = ["project = $1", "started_at >= $2", "started_at < $3"]
         clauses += equals(sorted(self.filters.items()), args)
+        if self.tags:
+            args.append(json.dumps(dict(sorted(self.tags.items()))))
+            clauses.append(f"tags @> ${len(args)}::text::jsonb")  # text: whatever jsonb codec
         return " AND ".join(clauses), args

@@ -20,11 +20,12 @@ WINDOW = {"from": iso(START), "to": iso(START + timedelta(hours=5))}
 RUN = "/v1/runs/0190f0c5-4a61-7a5e-9c1e-3a1b2c3d4e5f"
 # Each endpoint with the query parameters it declares (the OpenAPI surface).
 DECLARED = {
-    "/v1/summary": {"from", "to", "tz", "agent", "model"},
-    "/v1/timeseries": {"from", "to", "tz", "agent", "model", "granularity", "group_by"},
-    "/v1/breakdown": {"from", "to", "tz", "agent", "model", "by", "limit"},
+    "/v1/summary": {"from", "to", "tz", "agent", "model", "tag"},
+    "/v1/timeseries": {"from", "to", "tz", "agent", "model", "tag", "granularity", "group_by"},
+    "/v1/breakdown": {"from", "to", "tz", "agent", "model", "tag", "by", "limit"},
     "/v1/runs": {
-        "from", "to", "tz", "agent", "model", "status", "error_type", "user_id", "session_id",
+        "from", "to", "tz", "agent", "model", "tag", "status", "error_type", "user_id",
+        "session_id",
         "trace_id", "cursor", "limit",
     },
     RUN: set(),

@@ -8,18 +8,23 @@ and hours start, the offset bucket labels carry, and what a plain-date range mea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
+from runtally.api.answers import tag_answer, top_answer
 from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
+from runtally.api.deps import Reader
+from runtally.api.dimension import BREAKDOWN_COLUMNS, GROUP_COLUMNS, Dimension, parse_dimension
 from runtally.api.errors import invalid
 from runtally.api.gather import gather
 from runtally.api.params import ReaderDep, SelectionDep, SettingsDep, ZoneDep
-from runtally.api.parts import Part, fold
+from runtally.api.parts import fold
 from runtally.api.schemas import (
+    Basis,
     Breakdown,
     BreakdownBy,
     BreakdownRow,
@@ -30,13 +35,53 @@ from runtally.api.schemas import (
     Summary,
     Timeseries,
 )
-from runtally.api.users import top_users
 from runtally.api.views import tally_fields
+from runtally.config import Settings
 from runtally.localtime import label, zone_name
 from runtally.store.selection import Selection
+from runtally.tags import OTHER
 from runtally.tally import Tally
 
 router = APIRouter(tags=["aggregates"])
+
+
+def _dimension(text: str | None, columns: tuple[str, ...], settings: Settings,
+               name: str) -> Dimension | None:  # fmt: skip
+    try:
+        return None if text is None else parse_dimension(text, columns, settings.tag_keys, name)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+
+
+async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimension | None,
+                 granularity: str | None, distinct: bool, tz: ZoneInfo
+                 ) -> tuple[list[Any], Basis]:  # fmt: skip
+    """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, and its basis."""
+    column = dim.column if dim is not None else None
+    group_tag = dim.tag if dim is not None else None
+    dims = selection.dims(column)
+    answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity, tz)
+    if answer is not None:
+        return answer.parts, Basis(source=answer.source, note=answer.note)
+    _, parts = await gather(
+        r.conn, selection, granularity, distinct=distinct, group_by=column, tz=tz
+    )
+    return parts, Basis()
+
+
+def _key_of(dim: Dimension) -> Callable[[Any], str]:
+    if dim.tag is not None:
+        return lambda g: str(g.value)
+    column = dim.column
+    return lambda g: str(getattr(g, str(column)))
+
+
+def _find(buckets: list[datetime]) -> Callable[[Any], datetime]:
+    """The answer bucket of a part; a raw tag part's bucket may be floored to a UTC grid
+    point before ``from`` (its runs are at or after it), so it is clamped to the first."""
+    find = bucket_of(buckets)
+    first = buckets[0]
+    return lambda g: find(g) if g.bucket >= first else first
 
 
 def _ranged(selection: Selection, tz: ZoneInfo) -> dict[str, Any]:
@@ -50,11 +95,14 @@ def _ranged(selection: Selection, tz: ZoneInfo) -> dict[str, Any]:
 
 
 @router.get("/summary", response_model=Summary)
-async def summary(r: ReaderDep, selection: SelectionDep, tz: ZoneDep) -> Summary:
+async def summary(
+    r: ReaderDep, settings: SettingsDep, selection: SelectionDep, tz: ZoneDep
+) -> Summary:
     """Totals over ``[from, to)``: counts, latency, tokens, cost, distinct users/sessions."""
-    _, parts = await gather(r.conn, selection, None, distinct=True)
+    parts, basis = await _parts(r, selection, settings, None, None, distinct=True, tz=tz)
     total = Tally.merged(t for _, t in parts)
     return Summary(
+        basis=basis,
         **_ranged(selection, tz),
         **tally_fields(total),
         unpriced_runs=total.unpriced_runs,
@@ -69,10 +117,10 @@ def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInf
 
 
 def _series(
-    parts: list[Part], group_by: str, buckets: list[datetime], tz: ZoneInfo
+    parts: list[Any], key_of: Callable[[Any], str], buckets: list[datetime], tz: ZoneInfo
 ) -> list[Series]:
-    find = bucket_of(buckets)
-    cells = fold(parts, lambda g: (str(getattr(g, group_by)), find(g)))
+    find = _find(buckets)
+    cells = fold(parts, lambda g: (key_of(g), find(g)))
     runs: dict[str, int] = {}
     for (key, _), tally in cells.items():
         runs[key] = runs.get(key, 0) + tally.runs
@@ -90,52 +138,62 @@ async def timeseries(
     selection: SelectionDep,
     tz: ZoneDep,
     granularity: Annotated[Granularity, Query(description="local hours or days of `tz`")] = "hour",
-    group_by: Annotated[GroupBy | None, Query(description="one series per key")] = None,
+    group_by: Annotated[
+        GroupBy | None, Query(description="one series per key: agent, model or tag:<key>")
+    ] = None,
 ) -> Timeseries:
     """Zero-filled buckets over ``[from, to)``; edge buckets hold only the part in range.
 
     Day buckets start at local midnight of ``tz`` (a DST day is 23 or 25 hours long);
     hour buckets at each local whole hour, labelled with the local offset.
     """
+    dim = _dimension(group_by, GROUP_COLUMNS, settings, "group_by")
     try:
         buckets = series_buckets(
             selection.start, selection.end, granularity, tz, settings.api_max_points
         )
     except TooManyBuckets as exc:
         raise invalid(f"{exc}; shorten the range or use granularity=day") from None
-    _, parts = await gather(
-        r.conn, selection, granularity, distinct=False, group_by=group_by, tz=tz
-    )
-    totals = fold(parts, bucket_of(buckets))
+    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False, tz=tz)
+    totals = fold(parts, _find(buckets))
     return Timeseries(
         **_ranged(selection, tz),
         granularity=granularity,
         group_by=group_by,
         points=_points(buckets, totals, tz),
-        series=_series(parts, group_by, buckets, tz) if group_by else [],
+        series=_series(parts, _key_of(dim), buckets, tz) if dim else [],
+        basis=basis,
     )
 
 
 @router.get("/breakdown", response_model=Breakdown)
 async def breakdown(
     r: ReaderDep,
+    settings: SettingsDep,
     selection: SelectionDep,
     tz: ZoneDep,
-    by: Annotated[BreakdownBy, Query(description="row key")] = "agent",
-    limit: Annotated[int, Query(ge=1, le=200, description="rows for by=user")] = 20,
+    by: Annotated[
+        BreakdownBy,
+        Query(description="row key: agent, model, error_type, user, session or tag:<key>"),
+    ] = "agent",
+    limit: Annotated[int, Query(ge=1, le=200, description="rows for by=user/session")] = 20,
 ) -> Breakdown:
-    """Rows per agent, model or error type (failed runs only), most runs first.
+    """Rows per agent, model, error type (failed runs only) or tag value, most runs first.
 
-    ``by=user`` lists the top ``limit`` users by cost. It scans the range's raw rows
-    (there is no per-user rollup), so it costs more on long ranges and only covers raw
-    retention; its percentiles are exact.
+    ``by=user``/``by=session``: the top ``limit`` by cost (``api.answers.top_answer``:
+    exact from raw rows over a short or filtered range, else merged top-K rollups with
+    ``basis.approximate`` and the error bound).
     """
-    if by == "user":
-        users = await top_users(r.conn, selection, limit)
-        rows = [BreakdownRow.model_validate(u) for u in users]
+    dim = _dimension(by, BREAKDOWN_COLUMNS, settings, "by")
+    assert dim is not None
+    if dim.column in ("user", "session"):
+        rows, basis = await top_answer(r.conn, selection, settings, dim.column, limit)
     else:
-        _, parts = await gather(r.conn, selection, None, distinct=False, group_by=by)
-        groups = fold(parts, lambda g: getattr(g, by) or None)
+        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz)
+        key_of = _key_of(dim)
+        groups = fold(parts, lambda g: key_of(g) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
         rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
-    return Breakdown(**_ranged(selection, tz), by=by, rows=rows)
+        if dim.tag is not None and OTHER in groups:
+            basis.note = f"`{OTHER}`: values beyond the per-bucket cap, summed"
+    return Breakdown(**_ranged(selection, tz), by=by, rows=rows, basis=basis)

@@ -16,6 +16,7 @@ import { wireCsvButtons } from "./tables.js";
 import { dateToWall, wallToDate, zoneNames } from "./zone.js";
 
 const REFRESH_MS = 30000;
+const FILTERS = ["agent", "model", "environment"];  // the overview's filter selects
 let timer = null;
 
 /** Takes the key out of the hash; an old-style "#key=…&range=…" becomes "#/?range=…". */
@@ -37,7 +38,7 @@ function applyOverviewParams() {
   const r = parse(location.hash);
   if (r.name !== "overview" || ![...r.params.keys()].length) return;
   applyRangeParams(r.params);
-  for (const kind of ["agent", "model"]) if (r.params.has(kind)) state[kind] = r.params.get(kind);
+  for (const kind of FILTERS) if (r.params.has(kind)) state[kind] = r.params.get(kind);
   saveView();
   history.replaceState(null, "", location.pathname + location.search + "#/");
 }
@@ -76,7 +77,7 @@ function syncControls() {
   }
   $("custom-range").hidden = state.range !== "custom";
   syncZone();
-  for (const kind of ["agent", "model"]) {
+  for (const kind of FILTERS) {
     const select = $("filter-" + kind);
     if (state[kind] && ![...select.options].some((o) => o.value === state[kind])) {
       select.append(new Option(state[kind], state[kind]));
@@ -84,6 +85,7 @@ function syncControls() {
     }
     select.value = state[kind];
   }
+  $("tag-key").value = state.tagKey;
 }
 
 /** Shows the hash's view; a route may carry a range, so the top bar follows it. */
@@ -138,11 +140,16 @@ function wire() {
     state.tz = ev.target.value;
     rangeChanged(); // buckets, labels and plain dates all follow the zone
   });
-  for (const kind of ["agent", "model"]) {
+  for (const kind of FILTERS) {
     $("filter-" + kind).addEventListener("change", (ev) => {
       state[kind] = ev.target.value; saveView(); overview.refresh();
     });
   }
+  $("tag-key").addEventListener("change", (ev) => {
+    const key = ev.target.value.trim();
+    if (!key) return;
+    state.tagKey = key; saveView(); overview.refresh();
+  });
   $("refresh").addEventListener("click", () => { const v = currentView(); if (v) v.refresh(); });
   $("signout").addEventListener("click", () =>
     signOut("Signed out. The key is no longer stored in this browser."));

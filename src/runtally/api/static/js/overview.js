@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { drawCharts } from "./charts.js";
 import { $, setValue } from "./dom.js";
 import { fmtCompact, fmtInt, fmtMoment, fmtMs, fmtPct, fmtUsd } from "./format.js";
-import { currentRange, rangeParams, state } from "./state.js";
+import { currentRange, filterParams, rangeParams, state } from "./state.js";
 import { busy, done, failed } from "./status.js";
 import { renderTable } from "./tables.js";
 
@@ -13,18 +13,18 @@ let inflight = null;
 async function load() {
   const { from, to } = currentRange();
   const granularity = to - from > 7 * 86400e3 ? "day" : "hour";
-  const base = {
-    from: from.toISOString(), to: to.toISOString(), tz: state.tz, agent: state.agent, model: state.model,
-  };
-  const [summary, series, byAgent, byModel, byError, byUser] = await Promise.all([
+  const base = { from: from.toISOString(), to: to.toISOString(), tz: state.tz, ...filterParams() };
+  const [summary, series, byAgent, byModel, byError, byUser, byEnv, byTag] = await Promise.all([
     api("/v1/summary", base),
     api("/v1/timeseries", { ...base, granularity }),
     api("/v1/breakdown", { ...base, by: "agent" }),
     api("/v1/breakdown", { ...base, by: "model" }),
     api("/v1/breakdown", { ...base, by: "error_type" }),
     api("/v1/breakdown", { ...base, by: "user", limit: "10" }),
+    api("/v1/breakdown", { ...base, by: "tag:environment" }),
+    api("/v1/breakdown", { ...base, by: "tag:" + state.tagKey }),
   ]);
-  return { summary, series, byAgent, byModel, byError, byUser, granularity, from, to };
+  return { summary, series, byAgent, byModel, byError, byUser, byEnv, byTag, granularity, from, to };
 }
 
 function renderKpis(s) {
@@ -58,11 +58,12 @@ export function rememberKeys(keys, kind) {
   if (known.size === before) return;
   const select = $("filter-" + kind);
   const current = select.value;
-  const label = kind === "agent" ? "all agents" : "all models";
+  const label = { agent: "all agents", model: "all models", environment: "all environments" }[kind];
   const sorted = [...known].sort();
   select.replaceChildren(new Option(label, ""), ...sorted.map((k) => new Option(k, k)));
   select.value = current;
-  $("known-" + kind).replaceChildren(...sorted.map((k) => new Option(k, k)));
+  const list = document.getElementById("known-" + kind);
+  if (list) list.replaceChildren(...sorted.map((k) => new Option(k, k)));
 }
 
 function render(d) {
@@ -71,15 +72,19 @@ function render(d) {
   $("range-label").textContent =
     fmtMoment(d.from) + " → " + fmtMoment(d.to) + " " + state.tz +
     " · " + (d.granularity === "day" ? "daily" : "hourly") + " buckets" +
-    (state.agent ? " · agent " + state.agent : "") + (state.model ? " · model " + state.model : "");
+    (state.agent ? " · agent " + state.agent : "") + (state.model ? " · model " + state.model : "") +
+    (state.environment ? " · environment " + state.environment : "");
   rememberKeys(d.byAgent.rows.map((r) => r.key), "agent");
   rememberKeys(d.byModel.rows.map((r) => r.key), "model");
+  rememberKeys(d.byEnv.rows.map((r) => r.key).filter((k) => k !== "__other__"), "environment");
   drawCharts(d);
   const base = { ...rangeParams(), agent: state.agent, model: state.model };
   renderTable("agent", d.byAgent, d.summary, base);
   renderTable("model", d.byModel, d.summary, base);
   renderTable("error_type", d.byError, d.summary, base);
   renderTable("user", d.byUser, d.summary, base);
+  renderTable("tag", d.byTag, d.summary, base);
+  $("tag-basis").textContent = d.byTag.basis.note || "";
 }
 
 function refresh() {

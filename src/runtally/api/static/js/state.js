@@ -14,8 +14,16 @@ export const state = {
   tz: browserZone(),
   agent: "",
   model: "",
-  known: { agent: new Set(), model: new Set() },
+  environment: "",
+  tagKey: "environment",
+  known: { agent: new Set(), model: new Set(), environment: new Set() },
 };
+
+/** The overview's filters as API parameters (the environment is a tag filter). */
+export function filterParams() {
+  const tag = state.environment ? "environment:" + state.environment : "";
+  return { agent: state.agent, model: state.model, tag };
+}
 
 /** The range as dates; relative ranges end now (to the second). */
 export function currentRange() {
@@ -66,7 +74,8 @@ export function applyRangeParams(params) {
 export function saveView() {
   localStorage.setItem(STATE_STORE, JSON.stringify({
     range: state.range, customFrom: state.customFrom, customTo: state.customTo,
-    tz: state.tz, agent: state.agent, model: state.model,
+    tz: state.tz, agent: state.agent, model: state.model, environment: state.environment,
+    tagKey: state.tagKey,
   }));
 }
 
@@ -79,6 +88,8 @@ export function restoreView() {
     state.tz = knownZone(v.tz) ? v.tz : browserZone();
     state.agent = v.agent || "";
     state.model = v.model || "";
+    state.environment = v.environment || "";
+    state.tagKey = v.tagKey || "environment";
   } catch (_) { /* ignore a damaged entry */ }
   if (state.range === "custom" && !(state.customFrom && state.customTo)) state.range = "24h";
 }

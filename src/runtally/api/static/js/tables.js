@@ -11,6 +11,7 @@ export const TABLES = {
   model: { label: "model", file: "by-model" },
   error_type: { label: "error type", file: "by-error-type" },
   user: { label: "user", file: "top-users" },
+  tag: { label: "tag value", file: "by-tag" },
 };
 const shown = {};
 
@@ -51,8 +52,10 @@ export function renderTable(kind, answer, summary, base) {
   const maxRuns = Math.max(1, ...answer.rows.map((r) => r.runs));
   for (const r of answer.rows) {
     const share = el("span", { class: "bar", style: `width:${(100 * r.runs / maxRuns).toFixed(1)}%` });
-    const link = runsLink(r.key, { ...base, [FILTER_OF[kind]]: r.key },
-      { class: "keytext filter-link", title: "runs of " + label + " " + r.key });
+    const link = FILTER_OF[kind]
+      ? runsLink(r.key, { ...base, [FILTER_OF[kind]]: r.key },
+        { class: "keytext filter-link", title: "runs of " + label + " " + r.key })
+      : el("span", { class: "keytext" }, r.key);
     tbody.append(el("tr", {
       "data-key": r.key, "data-runs": String(r.runs), "data-cost": String(r.cost_usd),
       "data-tokens": String(r.tokens.total),

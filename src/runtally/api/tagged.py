@@ -1,0 +1,133 @@
+"""Tag answers (``tag=`` filters, ``by=tag:<key>``, ``group_by=tag:<key>``), exact and fresh.
+
+A question about one rolled-up key, at a grouping set the tag rows keep
+(``tags.TAG_GROUPING_SETS``), is answered like every other aggregate: the range is
+planned against the dirty markers (``hourplan.plan``), clean days and hours come from
+``rollup_tag_daily``/``rollup_tag_hourly`` and the rest (dirty hours, range edges) from
+raw rows, all in the request's snapshot.
+
+A filter value may hide in a bucket's ``__other__`` row (the cap folded it): such a
+bucket is read from raw rows when they are still kept; past raw retention it cannot be
+answered exactly and ``TagAnswer.note`` says how many buckets were left out.
+
+Anything else (a key that is not rolled up, filters on two keys, a tag filter with a
+grouping the tag rows lack) is answered from raw rows, clipped to raw retention, and the
+answer says so (``TagAnswer.source == "raw"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from runtally.api.hourplan import plan
+from runtally.api.planner import HOUR
+from runtally.api.rollups import dirty_markers
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection, equals
+from runtally.store.tagged import aggregate_tagged
+from runtally.tags import OTHER, TAG_GROUPING_SETS, TagKey, project_tag
+from runtally.tally import ROLLUP_FIELDS, Tally
+
+NO_CAP = 2**31 - 1
+TagPart = tuple[TagKey, Tally]
+
+
+@dataclass
+class TagAnswer:
+    """Parts of a tag answer and how they were found."""
+
+    parts: list[TagPart]
+    source: str  # "rollups" or "raw"
+    note: str | None = None
+
+
+def rollup_key(selection: Selection, group_tag: str | None, rolled: tuple[str, ...],
+               dims: int) -> str | None:  # fmt: skip
+    """The one rolled-up key whose tag rows answer, or ``None`` (raw rows must)."""
+    keys = set(selection.tags) | ({group_tag} if group_tag else set())
+    plain = replace(selection, tags={})
+    if len(keys) != 1 or not plain.rolled_up() or dims not in TAG_GROUPING_SETS:
+        return None
+    key = keys.pop()
+    return key if key in rolled else None
+
+
+async def _tag_rows(conn: Connection, table: str, selection: Selection, key: str,
+                    buckets: list[datetime], dims: int) -> list[TagPart]:  # fmt: skip
+    if not buckets:
+        return []
+    args: list[Any] = [selection.project, buckets, key, dims]
+    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "tag_key = $3", "dims = $4"]
+    clauses += equals(sorted(selection.filters.items()), args)
+    if key in selection.tags:
+        clauses += equals([("tag_value", selection.tags[key])], args)
+    rows = await conn.fetch(
+        f"SELECT bucket, tag_value, agent, model, error_type, {', '.join(ROLLUP_FIELDS)} "
+        f"FROM {table} WHERE {' AND '.join(clauses)}",
+        *args,
+    )
+    return [(TagKey(r["bucket"], key, r["tag_value"], r["agent"], r["model"], r["error_type"],
+                    dims), Tally.from_row(r)) for r in rows]  # fmt: skip
+
+
+async def _folded(conn: Connection, table: str, selection: Selection, key: str,
+                  buckets: list[datetime]) -> set[datetime]:  # fmt: skip
+    """Buckets where the filter value of ``key`` may be inside ``__other__``."""
+    if not buckets or key not in selection.tags:
+        return set()
+    rows = await conn.fetch(
+        f"SELECT bucket, bool_or(tag_value = $4) AS listed FROM {table} WHERE project = $1 "
+        "AND bucket = ANY($2::timestamptz[]) AND tag_key = $3 AND dims = 0 "
+        "AND tag_value IN ($4, $5) GROUP BY bucket",
+        selection.project, buckets, key, selection.tags[key], OTHER,
+    )  # fmt: skip
+    return {r["bucket"] for r in rows if not r["listed"]}
+
+
+async def raw_tag_parts(conn: Connection, selection: Selection, key: str, dims: int,
+                        bucket: str | None) -> list[TagPart]:  # fmt: skip
+    """``key``'s values of the raw rows ``selection`` selects, at grouping set ``dims``."""
+    found = await aggregate_tagged(conn, selection, [key], NO_CAP, bucket)
+    out: dict[TagKey, Tally] = {}
+    for tag_key, tally in sorted(found.items(), key=lambda item: item[0].order()):
+        coarse = project_tag(tag_key, dims)
+        if coarse in out:
+            out[coarse].merge(tally)
+        else:
+            out[coarse] = tally
+    return list(out.items())
+
+
+async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: int,
+                        granularity: str | None, cutoff: datetime) -> TagAnswer:  # fmt: skip
+    """Parts of a one-key tag question from tag rows and raw rows (see the module)."""
+    dirty_hours, dirty_days = await dirty_markers(conn, selection)
+    segments = plan(selection.start, selection.end, dirty_hours, dirty_days, granularity != "hour")
+    raw = list(segments.raw) + list(segments.trimmed)
+    folded_hours = await _folded(conn, "rollup_tag_hourly", selection, key, segments.hourly)
+    folded_days = await _folded(conn, "rollup_tag_daily", selection, key, segments.daily)
+    lost = sorted(day for day in folded_days if day < cutoff)
+    raw += [(h, h + HOUR) for h in folded_hours]
+    raw += [(d, d + 24 * HOUR) for d in folded_days if d >= cutoff]
+    days = [d for d in segments.daily if d not in folded_days]
+    hours = [h for h in segments.hourly if h not in folded_hours]
+    parts = await _tag_rows(conn, "rollup_tag_daily", selection, key, days, dims)
+    parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims)
+    for start, end in sorted(raw):
+        parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity)
+    note = None
+    if lost:
+        note = (f"{len(lost)} day(s) before raw retention folded `{selection.tags[key]}` into "
+                f"`{OTHER}` and are left out")  # fmt: skip
+    return TagAnswer(parts, "rollups", note)
+
+
+def clip(selection: Selection, cutoff: datetime) -> tuple[Selection, str]:
+    """``selection`` clipped to raw retention, and the note saying it was answered raw."""
+    note = "answered from raw rows (the rollups do not answer this)"
+    if selection.start >= cutoff:
+        return selection, note
+    start = min(cutoff, selection.end)
+    return selection.during(start, selection.end), f"{note}; raw rows start at {start.isoformat()}"

@@ -1,0 +1,69 @@
+"""Tag rows and top users/sessions of a rolled bucket (called by the hourly and daily rollups).
+
+An hour's rows come from its raw rows (``store.tagged``, ``store.top``), a day's from
+its hours' rows: tag rows merged and capped again (``tags.fold``: ``__other__`` stays
+exact, it is a sum), top-K lists merged with their bounds (``topk.merge_top``). Both are
+written in the rollup's transaction, replacing the bucket's rows, so a re-roll gives
+identical rows (every merge follows key order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from runtally import constants
+from runtally.config import Settings
+from runtally.rollup.tag_rows import read_tag_rows, replace_tag_rows
+from runtally.rollup.top_rows import read_top_rows, replace_top_rows
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
+from runtally.store.tagged import aggregate_tagged
+from runtally.store.top import KINDS, top_ids
+from runtally.tags import derive_sets, fold, rebucket
+from runtally.topk import merge_top
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """What a rollup keeps of tags and ids: the rolled-up keys, values per key and
+    bucket, ids per kind and bucket."""
+
+    keys: tuple[str, ...] = constants.TAG_KEYS_ALWAYS
+    cap: int = constants.TAG_VALUE_CAP
+    top_k: int = constants.TOP_K
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Dimensions:
+        return cls(settings.tag_keys, settings.tag_value_cap, settings.rollup_top_k)
+
+
+async def roll_hour_dimensions(
+    conn: Connection, project: str, hour: datetime, dims: Dimensions
+) -> int:
+    """Replace ``hour``'s tag and top-K rows from its raw rows; rows written."""
+    raw = Selection(project, hour, hour + HOUR)
+    tags = derive_sets(await aggregate_tagged(conn, raw, dims.keys, dims.cap))
+    span = (hour, hour + HOUR)
+    written = await replace_tag_rows(conn, "rollup_tag_hourly", project, span, tags)
+    tops = await top_ids(conn, raw, dims.top_k)
+    return written + await replace_top_rows(conn, "rollup_top_hourly", project, span, tops)
+
+
+async def roll_day_dimensions(
+    conn: Connection, project: str, day: datetime, dims: Dimensions
+) -> int:
+    """Replace ``day``'s tag and top-K rows from its hourly ones; rows written."""
+    span = (day, day + DAY)
+    hourly = await read_tag_rows(conn, "rollup_tag_hourly", project, *span)
+    tags = fold(rebucket(hourly, day), dims.cap)
+    written = await replace_tag_rows(conn, "rollup_tag_daily", project, span, tags)
+    hours = [day + HOUR * n for n in range(24)]
+    tops = {}
+    for kind in KINDS:
+        per_hour = await read_top_rows(conn, "rollup_top_hourly", project, hours, kind)
+        tops[kind] = merge_top([per_hour[h] for h in sorted(per_hour)], dims.top_k)
+    return written + await replace_top_rows(conn, "rollup_top_daily", project, span, tops)

@@ -1,0 +1,166 @@
+"""Aggregate raw runs per tag value, in SQL, with the cardinality cap applied there.
+
+The hourly tag rollup (and the API's fresh part of a tag answer) needs, per tag key of
+``keys`` and value, the ``Tally`` of the runs carrying it, per (agent, model,
+error_type). ONE statement expands each run's tags (``jsonb_each_text``), ranks each
+key's values by runs (ties: the smaller value, ``COLLATE "C"`` = Python's str order) and
+groups the runs of values beyond ``cap`` under ``__other__``, so a runaway key (a
+request id sent as a tag) returns at most ``cap + 1`` values per key, not one per run.
+Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
+rows and rollup rows agree exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any
+
+from runtally.constants import TAG_OTHER
+from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
+from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _bucket_expr
+from runtally.store.protocols import Connection
+from runtally.store.selection import Selection
+from runtally.tags import TagKey
+from runtally.tally import Tally
+
+# The sums a group row carries as they are (``runs``/``successes`` set the counts).
+ROW_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+            "cost_usd", "unpriced_runs", "ttft_sum", "ttft_count", "event_runs",
+            "event_cost_usd", "event_input_tokens", "event_output_tokens",
+            "event_cache_read_tokens", "event_cache_write_tokens", "tokenless_runs")  # fmt: skip
+# The cost split (``tally.COST_SPLIT``) as ``store.aggregate`` keeps it: runs that carried
+# their cost, with their cost and tokens; runs without tokens among the others.
+_SPLIT = """,
+    count(*) FILTER (WHERE carried) AS event_runs,
+    coalesce(sum(cost_usd) FILTER (WHERE carried), 0) AS event_cost_usd,
+    coalesce(sum(input_tokens) FILTER (WHERE carried), 0)::bigint AS event_input_tokens,
+    coalesce(sum(output_tokens) FILTER (WHERE carried), 0)::bigint AS event_output_tokens,
+    coalesce(sum(cache_read_tokens) FILTER (WHERE carried), 0)::bigint
+        AS event_cache_read_tokens,
+    coalesce(sum(cache_write_tokens) FILTER (WHERE carried), 0)::bigint
+        AS event_cache_write_tokens,
+    count(*) FILTER (WHERE NOT carried AND input_tokens IS NULL AND output_tokens IS NULL)
+        AS tokenless_runs,
+    array_agg(DISTINCT price_version) FILTER (WHERE price_version IS NOT NULL)
+        AS price_versions
+"""
+RUN_COLUMNS = (
+    "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+    " cost_usd, ttft_ms, user_id, session_id, agent, model, price_version,"
+    " cost_source IS NOT DISTINCT FROM 'event' AS carried"
+)
+
+
+_GROUP = "b, tag_key, tag_value, agent, model, err"
+
+
+def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None) -> str:
+    """The statement: ``where`` selects the raw rows (its parameters first, $2 the
+    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket).
+
+    One row per (bucket, key, value, agent, model, error type), its latency bins folded
+    into arrays in SQL: a tag key multiplies the groups by its values, and one row per
+    latency bin would make Python fold millions of rows.
+    """
+    key = SQL_KEY.format(x="duration_ms")
+    return f"""
+    WITH t AS MATERIALIZED (
+        SELECT {_bucket_expr(bucket, "$2")} AS b, e.key AS tag_key, e.value AS raw_value,
+               coalesce(error_type, '') AS err,
+               CASE WHEN duration_ms > 0 THEN {key} END AS k, {RUN_COLUMNS}
+        FROM agent_runs CROSS JOIN LATERAL jsonb_each_text(tags) AS e
+        WHERE {where} AND tags IS NOT NULL AND e.key = ANY({keys_param}::text[])
+    ), ranked AS (
+        SELECT b, tag_key, raw_value, row_number() OVER (
+            PARTITION BY b, tag_key ORDER BY count(*) DESC, raw_value COLLATE "C") AS rn
+        FROM t WHERE raw_value <> '{TAG_OTHER}' GROUP BY b, tag_key, raw_value
+    ), c AS MATERIALIZED (
+        SELECT t.*, CASE WHEN ranked.rn <= {cap_param} THEN t.raw_value
+                         ELSE '{TAG_OTHER}' END AS tag_value
+        FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
+    ), bins AS (
+        SELECT {_GROUP}, array_agg(k ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
+               array_agg(n ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_counts,
+               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero
+        FROM (SELECT {_GROUP}, k, count(*) AS n FROM c GROUP BY {_GROUP}, k) AS fine
+        GROUP BY {_GROUP}
+    )
+    SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero
+    FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type,
+                 {_SUMS}{_SPLIT}{_IDS}
+          FROM c GROUP BY b, tag_key, tag_value, agent, model, err) AS g
+    JOIN bins ON bins.b = g.bucket AND bins.tag_key = g.tag_key
+        AND bins.tag_value = g.tag_value AND bins.agent = g.agent AND bins.model = g.model
+        AND bins.err = g.error_type
+    """
+
+
+async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
+    """Run ``sql`` hashing its groups (as ``store.aggregate`` does) and without JIT: the
+    ranking's sort is then priced as disabled, which would make Postgres JIT-compile
+    the statement for about a second even when it finds no row."""
+    async with conn.transaction():
+        old = await conn.fetchrow(
+            "SELECT current_setting('enable_sort') AS sort, current_setting('work_mem') AS mem,"
+            " current_setting('jit') AS jit"
+        )
+        assert old is not None  # a SELECT without FROM returns one row
+        await conn.execute(
+            f"SET LOCAL enable_sort = off; SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL jit = off"
+        )
+        rows: list[Any] = await conn.fetch(sql, *args)
+        await conn.execute(
+            "SELECT set_config('enable_sort', $1, true), set_config('work_mem', $2, true),"
+            " set_config('jit', $3, true)",
+            old["sort"],
+            old["mem"],
+            old["jit"],
+        )
+    return rows
+
+
+async def aggregate_tagged(
+    conn: Connection,
+    raw: Selection,
+    keys: Sequence[str],
+    cap: int,
+    bucket: str | None = None,
+) -> dict[TagKey, Tally]:
+    """Full-key tag tallies of the raw rows ``raw`` selects: per bucket (``bucket``
+    ``"hour"``/``"day"``, or ``None``: one bucket at ``raw.start``) and key of ``keys``,
+    its ``cap`` most-run values and ``__other__``."""
+    where, args = raw.raw_where()
+    n = len(args)
+    sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket)
+    out: dict[TagKey, Tally] = {}
+    for row in await _fetch(conn, sql, [*args, list(keys), cap]):
+        key = TagKey(row["bucket"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
+                     row["error_type"])  # fmt: skip
+        out[key] = _tally(row)
+    return out
+
+
+def _tally(row: Any) -> Tally:
+    """One group's tally: sums as they are, bins from their arrays, ids sketched."""
+    tally = Tally(
+        runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
+        duration_sum=row["duration_sum"], duration_min=row["duration_min"],
+        duration_max=row["duration_max"],
+        latency=LatencySketch.from_arrays(row["lat_zero"], row["lat_keys"] or [],
+                                          row["lat_counts"] or []),
+    )  # fmt: skip
+    sums = vars(tally)
+    for name in ROW_SUMS:
+        sums[name] = row[name]
+    tally.price_versions = set(row["price_versions"] or ())
+    _sketch(tally, [row["users"]] if row["users"] else [],
+            [row["sessions"]] if row["sessions"] else [])  # fmt: skip
+    return tally
+
+
+def _sketch(tally: Tally, users: list[list[str]], sessions: list[list[str]]) -> None:
+    for parts, target in ((users, tally.users), (sessions, tally.sessions)):
+        sketch = hll_from_values(chain.from_iterable(parts))
+        if sketch is not None:
+            target.append(sketch)
