@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from runtally.tally import Tally
 
@@ -58,7 +59,25 @@ def dims_of(columns: Iterable[str | None]) -> int:
     return dims
 
 
-def project(key: GroupKey, dims: int) -> GroupKey:
+class Keyed(Protocol):
+    """A frozen dataclass key with the cube's columns (``GroupKey``, ``tags.TagKey``)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def agent(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def error_type(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def project(key: K, dims: int) -> K:
     """``key`` with the columns outside ``dims`` blanked, tagged with ``dims``."""
     return replace(
         key,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from runtally.constants import TAG_OTHER
-from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL
+from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, project
 from runtally.tally import Tally
 
 OTHER = TAG_OTHER
@@ -51,14 +51,8 @@ class TagKey:
 
 
 def project_tag(key: TagKey, dims: int) -> TagKey:
-    """``key`` at grouping set ``dims``: the columns outside it blanked."""
-    return replace(
-        key,
-        agent=key.agent if dims & AGENT else "",
-        model=key.model if dims & MODEL else "",
-        error_type=key.error_type if dims & ERROR_TYPE else "",
-        dims=dims,
-    )
+    """``key`` at grouping set ``dims``: the columns outside it blanked (``cube.project``)."""
+    return project(key, dims)
 
 
 def kept_values(runs: Mapping[str, int], cap: int) -> set[str]:
