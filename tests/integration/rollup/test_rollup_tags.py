@@ -187,8 +187,12 @@ async def test_rerolling_gives_identical_tag_and_top_rows(pool: Any, settings: S
 
     async def snapshot() -> list[Any]:
         async with pool.acquire() as conn:
+            # Float sums compare within 1e-12: Postgres adds rows in hash-table order.
             return [
-                sorted(tuple(r.values())[:-1] for r in await conn.fetch(f"SELECT * FROM {t}"))
+                sorted(
+                    tuple(kit.Close(v) if isinstance(v, float) else v for v in r.values())[:-1]
+                    for r in await conn.fetch(f"SELECT * FROM {t}")
+                )
                 for t in tables
             ]
 
