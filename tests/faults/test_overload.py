@@ -76,7 +76,8 @@ async def test_overload_is_absorbed_visible_and_caught_up(
     metrics: httpx.AsyncClient,
     tmp_path: Path,
 ) -> None:
-    slow = Child("slow-ingest", ["ingest"], tmp_path / "slow.log")
+    # One throttled consumer: its measured drain rate is the rate the burst must beat.
+    slow = Child("slow-ingest", ["ingest", "--processes", "1"], tmp_path / "slow.log")
     fast = Child("fast-ingest", ["ingest"], tmp_path / "fast.log")
     slow.start(ingest_env(settings, RUNTALLY_BATCH_SIZE="4", RUNTALLY_STORE_CONCURRENCY="1"))
     pub = Publisher.from_settings(settings)
