@@ -18,7 +18,7 @@ Every grouping-set row is derived from the full-key rows of the same bucket by
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -79,13 +79,19 @@ K = TypeVar("K", bound=Keyed)
 
 def project(key: K, dims: int) -> K:
     """``key`` with the columns outside ``dims`` blanked, tagged with ``dims``."""
-    return replace(
-        key,
+    # A copy of the instance dict, not ``dataclasses.replace``: the rollups project
+    # every full-key row into several sets, and ``replace`` (which re-runs ``__init__``
+    # through keyword arguments) was a tenth of a tag rollup's time.
+    fields = dict(vars(key))
+    fields.update(
         agent=key.agent if dims & AGENT else "",
         model=key.model if dims & MODEL else "",
         error_type=key.error_type if dims & ERROR_TYPE else "",
         dims=dims,
     )
+    out = object.__new__(type(key))
+    vars(out).update(fields)
+    return out
 
 
 def _order(key: GroupKey) -> tuple[datetime, str, str, str]:
