@@ -36,6 +36,7 @@ from bench.harness import (
     today_window,
     utc_now,
 )
+from runtally.constants import TAG_COMBO_MIN_RUNS
 from runtally.store.dirty import mark_hours
 from runtally.store.engine import connect
 
@@ -133,7 +134,8 @@ async def _cube(cube: Any, aggregate: Any, conn: Any, selection: Any) -> None:
 
 
 async def _tags(derive: Any, aggregate: Any, conn: Any, selection: Any) -> None:
-    derive(await aggregate(conn, selection, TAG_KEYS, 1000))
+    # As the rollup does: (bucket, key) groups that do not compress come back collapsed.
+    derive(await aggregate(conn, selection, TAG_KEYS, 1000, min_runs=TAG_COMBO_MIN_RUNS))
 
 
 async def _plain_scan(stack: Stack, hour: datetime) -> float:

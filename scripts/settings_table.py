@@ -49,6 +49,8 @@ DESCRIPTIONS = {
     "rollup_days_interval_s": "how often the scheduler rolls dirty days",
     "rollup_tags": "tag keys rolled up besides `environment` and `release` (comma-separated)",
     "tag_value_cap": "most values per rolled-up tag key and bucket; the rest fold into `__other__`",
+    "tag_combo_min_runs": "runs per row a key's agent/model/error-type tag rows must average "
+    "in a bucket to be kept (else those questions read raw rows)",
     "rollup_top_k": "users and sessions kept per rollup bucket (the rest: one exact remainder)",
     "api_host": "interface `runtally api` binds to",
     "api_port": "port of `runtally api`",

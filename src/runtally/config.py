@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     rollup_tags: str = ""
     tag_value_cap: int = Field(default=constants.TAG_VALUE_CAP, ge=1, le=100_000)
     rollup_top_k: int = Field(default=constants.TOP_K, ge=1, le=10_000)
+    tag_combo_min_runs: int = Field(default=constants.TAG_COMBO_MIN_RUNS, ge=1, le=1_000_000)
 
     # --- read API
     api_host: str = constants.API_HOST

@@ -64,4 +64,5 @@ OTEL_RETRY_AFTER_S = 5
 TAG_KEYS_ALWAYS = ("environment", "release")  # rolled up whatever RUNTALLY_ROLLUP_TAGS says
 TAG_OTHER = "__other__"  # the row a bucket's values beyond the cap are folded into
 TAG_VALUE_CAP = 1000
+TAG_COMBO_MIN_RUNS = 4  # runs per full-key row a bucket's tag combinations must average
 TOP_K = 100

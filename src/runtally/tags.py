@@ -98,16 +98,29 @@ def fold(rows: Mapping[TagKey, Tally], cap: int) -> dict[TagKey, Tally]:
     return out
 
 
-def derive_sets(full: Mapping[TagKey, Tally]) -> dict[TagKey, Tally]:
-    """The ``TAG_GROUPING_SETS`` rows of full-key tag rows (``dims == FULL``), merged in
-    key order. ``ValueError`` for a row that is not full-key."""
+def derive_sets(rows: Mapping[TagKey, Tally]) -> dict[TagKey, Tally]:
+    """The ``TAG_GROUPING_SETS`` rows of full-key tag rows (``dims == FULL``) and the set
+    ``0`` rows of collapsed ones (``dims == 0``: a (bucket, key) kept without its
+    combinations, ``store.tagged``), merged in key order. ``ValueError`` for a row at
+    another set."""
     out: dict[TagKey, Tally] = {}
-    for key in sorted(full, key=TagKey.order):
-        if key.dims != FULL:
-            raise ValueError(f"derive_sets takes full-key rows, got dims={key.dims}")
-        for dims in TAG_GROUPING_SETS:
-            _merge_into(out, project_tag(key, dims), full[key])
+    for key in sorted(rows, key=TagKey.order):
+        if key.dims not in (FULL, 0):
+            raise ValueError(f"derive_sets takes full-key or set-0 rows, got dims={key.dims}")
+        for dims in TAG_GROUPING_SETS if key.dims == FULL else (0,):
+            _merge_into(out, project_tag(key, dims), rows[key])
     return out
+
+
+def complete_combos(rows: Iterable[tuple[TagKey, Tally]]) -> list[tuple[TagKey, Tally]]:
+    """``rows`` (several buckets) without the combination rows of a key that some bucket
+    lacks: a merge of those buckets (hours into a day) would hold only part of the key's
+    runs in its combination rows. Every bucket with runs of a key has ``0`` rows of it."""
+    listed = list(rows)
+    with_zero = {(k.bucket, k.key) for k, _ in listed if k.dims == 0}
+    with_combos = {(k.bucket, k.key) for k, _ in listed if k.dims != 0}
+    partial = {key for _, key in with_zero - with_combos}
+    return [(k, t) for k, t in listed if k.dims == 0 or k.key not in partial]
 
 
 def rebucket(rows: Iterable[tuple[TagKey, Tally]], bucket: datetime) -> dict[TagKey, Tally]:

@@ -15,6 +15,7 @@ from runtally.tags import (
     OTHER,
     TAG_GROUPING_SETS,
     TagKey,
+    complete_combos,
     derive_sets,
     fold,
     kept_values,
@@ -86,9 +87,44 @@ def test_derive_sets_against_runs() -> None:
     assert got == dict(expected)
 
 
+def test_derive_sets_keeps_collapsed_rows_at_set_0() -> None:
+    """A (bucket, key) the aggregate collapsed (``dims == 0``: too few runs per
+    combination) stays at set 0 and sums every run; a full-key key of the same hour
+    gets every set, each summing every run."""
+    rng = random.Random(8)
+    rows: dict[TagKey, Tally] = defaultdict(Tally)
+    runs = [(f"c{i % 50}", rng.choice("abc"), rng.choice("xy")) for i in range(60)]
+    for customer, agent, model in runs:
+        rows[TagKey(HOUR, "customer", customer, "", "", "", 0)].merge(_tally(1))
+        rows[TagKey(HOUR, "environment", "prod", agent, model, "")].merge(_tally(1))
+    derived = derive_sets(rows)
+    sets = {key: {k.dims for k in derived if k.key == key} for key in ("customer", "environment")}
+    assert sets == {"customer": {0}, "environment": set(TAG_GROUPING_SETS)}
+    customers = {k.value: t.runs for k, t in derived.items() if k.key == "customer"}
+    assert customers == dict(Counter(c for c, _, _ in runs))
+    for dims in TAG_GROUPING_SETS:
+        assert sum(t.runs for k, t in derived.items()
+                   if k.key == "environment" and k.dims == dims) == len(runs)  # fmt: skip
+
+
+def test_complete_combos_drops_a_key_some_bucket_keeps_without_them() -> None:
+    """Hours into a day: a key's combination rows are merged only when every hour with
+    runs of the key has them; its set-0 rows always are."""
+    h0, h1 = HOUR, HOUR + timedelta(hours=1)
+    rows = [
+        (TagKey(h0, "customer", "c1", "", "", "", 0), _tally(2)),
+        (TagKey(h0, "customer", "c1", "a", "", "", AGENT), _tally(2)),
+        (TagKey(h1, "customer", "c2", "", "", "", 0), _tally(1)),  # h1: no combinations
+        (TagKey(h0, "environment", "prod", "", "", "", 0), _tally(2)),
+        (TagKey(h0, "environment", "prod", "a", "", "", AGENT), _tally(2)),
+    ]
+    kept = [(k.key, k.dims) for k, _ in complete_combos(rows)]
+    assert kept == [("customer", 0), ("customer", 0), ("environment", 0), ("environment", AGENT)]
+
+
 def test_derive_sets_refuses_coarse_rows() -> None:
-    with pytest.raises(ValueError, match="full-key"):
-        derive_sets({TagKey(HOUR, "k", "v", "", "", "", dims=0): _tally(1)})
+    with pytest.raises(ValueError, match="full-key or set-0"):
+        derive_sets({TagKey(HOUR, "k", "v", "a", "", "", dims=AGENT): _tally(1)})
 
 
 def test_day_fold_reapplies_the_cap_and_keeps_other_exact() -> None:

@@ -37,7 +37,7 @@ class Plan:
     trimmed: list[Interval] = field(default_factory=list)
 
 
-def _coalesce(intervals: Iterable[Interval]) -> list[Interval]:
+def coalesce(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for start, end in sorted(intervals):
         if out and out[-1][1] >= start:
@@ -111,4 +111,4 @@ def plan(
     raw, trimmed = _edges(start, end, first, last, dirty_hours)
     spoiled = set(dirty_days) | {floor_to(hour, DAY) for hour in dirty_hours}
     whole = _whole_hours(first, last, dirty_hours, spoiled if use_daily else None)
-    return replace(whole, raw=_coalesce(raw + whole.raw), trimmed=trimmed)
+    return replace(whole, raw=coalesce(raw + whole.raw), trimmed=trimmed)

@@ -6,9 +6,11 @@ planned against the dirty markers (``hourplan.plan``), clean days and hours come
 ``rollup_tag_daily``/``rollup_tag_hourly`` and the rest (dirty hours, range edges) from
 raw rows, all in the request's snapshot.
 
-A filter value may hide in a bucket's ``__other__`` row (the cap folded it): such a
-bucket is read from raw rows when they are still kept; past raw retention it cannot be
-answered exactly and ``TagAnswer.note`` says how many buckets were left out.
+A filter value may hide in a bucket's ``__other__`` row (the cap folded it), and a
+bucket may keep a key without its agent/model/error type combinations
+(``store.tagged``): such a bucket is read from raw rows when they are still kept;
+past raw retention it cannot be answered exactly and ``TagAnswer.note`` says how many
+buckets were left out.
 
 Anything else (a key that is not rolled up, filters on two keys, a tag filter with a
 grouping the tag rows lack) is answered from raw rows, clipped to raw retention, and the
@@ -21,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from runtally.api.hourplan import plan
+from runtally.api.hourplan import coalesce, plan
 from runtally.api.planner import HOUR
 from runtally.api.rollups import dirty_markers
 from runtally.store.protocols import Connection
@@ -32,6 +34,7 @@ from runtally.tally import ROLLUP_FIELDS, Tally
 
 NO_CAP = 2**31 - 1
 TagPart = tuple[TagKey, Tally]
+Unrolled = tuple[set[datetime], set[datetime]]  # buckets: (value folded, no combinations)
 
 
 @dataclass
@@ -86,6 +89,42 @@ async def _folded(conn: Connection, table: str, selection: Selection, key: str,
     return {r["bucket"] for r in rows if not r["listed"]}
 
 
+async def _without_combos(conn: Connection, table: str, selection: Selection, key: str,
+                          buckets: list[datetime], dims: int) -> set[datetime]:  # fmt: skip
+    """Buckets that keep ``key`` only at set ``0`` when ``dims`` asks for a combination
+    (``store.tagged``): they have ``0`` rows of ``key`` and no ``dims`` rows."""
+    if not buckets or dims == 0:
+        return set()
+    rows = await conn.fetch(
+        f"SELECT bucket FROM {table} WHERE project = $1 AND bucket = ANY($2::timestamptz[]) "
+        "AND tag_key = $3 AND dims IN (0, $4) GROUP BY bucket HAVING NOT bool_or(dims = $4)",
+        selection.project, buckets, key, dims,
+    )  # fmt: skip
+    return {r["bucket"] for r in rows}
+
+
+async def _unrolled(conn: Connection, table: str, selection: Selection, key: str,
+                    buckets: list[datetime], dims: int) -> Unrolled:  # fmt: skip
+    """Buckets whose tag rows cannot answer: (the filter value folded, no combinations)."""
+    folded = await _folded(conn, table, selection, key, buckets)
+    return folded, await _without_combos(conn, table, selection, key, buckets, dims) - folded
+
+
+def _lost_note(selection: Selection, key: str, folded: list[datetime],
+               combos: list[datetime]) -> str | None:  # fmt: skip
+    """What a note says of the days before raw retention the tag rows cannot answer."""
+    notes = []
+    if folded:
+        notes.append(f"{len(folded)} day(s) before raw retention folded "
+                     f"`{selection.tags[key]}` into `{OTHER}`")  # fmt: skip
+    if combos:
+        notes.append(
+            f"{len(combos)} day(s) before raw retention keep `{key}` without its "
+            "agent/model/error type combinations (too many to roll up)"
+        )
+    return "; ".join(notes) + " and are left out" if notes else None
+
+
 async def raw_tag_parts(conn: Connection, selection: Selection, key: str, dims: int,
                         bucket: str | None) -> list[TagPart]:  # fmt: skip
     """``key``'s values of the raw rows ``selection`` selects, at grouping set ``dims``."""
@@ -106,22 +145,20 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     segments = plan(selection.start, selection.end, dirty_hours, dirty_days, granularity != "hour")
     raw = list(segments.raw) + list(segments.trimmed)
-    folded_hours = await _folded(conn, "rollup_tag_hourly", selection, key, segments.hourly)
-    folded_days = await _folded(conn, "rollup_tag_daily", selection, key, segments.daily)
-    lost = sorted(day for day in folded_days if day < cutoff)
-    raw += [(h, h + HOUR) for h in folded_hours]
-    raw += [(d, d + 24 * HOUR) for d in folded_days if d >= cutoff]
-    days = [d for d in segments.daily if d not in folded_days]
-    hours = [h for h in segments.hourly if h not in folded_hours]
+    hourly = await _unrolled(conn, "rollup_tag_hourly", selection, key, segments.hourly, dims)
+    daily = await _unrolled(conn, "rollup_tag_daily", selection, key, segments.daily, dims)
+    unrolled_hours, unrolled_days = hourly[0] | hourly[1], daily[0] | daily[1]
+    raw += [(h, h + HOUR) for h in unrolled_hours]
+    raw += [(d, d + 24 * HOUR) for d in unrolled_days if d >= cutoff]
+    days = [d for d in segments.daily if d not in unrolled_days]
+    hours = [h for h in segments.hourly if h not in unrolled_hours]
     parts = await _tag_rows(conn, "rollup_tag_daily", selection, key, days, dims)
     parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims)
-    for start, end in sorted(raw):
+    # Coalesced: a key without combinations reads most hours raw, one scan for them all.
+    for start, end in coalesce(raw):
         parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity)
-    note = None
-    if lost:
-        note = (f"{len(lost)} day(s) before raw retention folded `{selection.tags[key]}` into "
-                f"`{OTHER}` and are left out")  # fmt: skip
-    return TagAnswer(parts, "rollups", note)
+    lost = [sorted(d for d in found if d < cutoff) for found in daily]
+    return TagAnswer(parts, "rollups", _lost_note(selection, key, *lost))
 
 
 def clip(selection: Selection, cutoff: datetime) -> tuple[Selection, str]:

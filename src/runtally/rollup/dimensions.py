@@ -1,10 +1,11 @@
 """Tag rows and top users/sessions of a rolled bucket (called by the hourly and daily rollups).
 
 An hour's rows come from its raw rows (``store.tagged``, ``store.top``), a day's from
-its hours' rows: tag rows merged and capped again (``tags.fold``: ``__other__`` stays
-exact, it is a sum), top-K lists merged with their bounds (``topk.merge_top``). Both are
-written in the rollup's transaction, replacing the bucket's rows, so a re-roll gives
-identical rows (every merge follows key order).
+its hours' rows: tag rows merged (a key's agent/model/error type combinations only when
+every hour kept them, ``tags.complete_combos``) and capped again (``tags.fold``:
+``__other__`` stays exact, it is a sum), top-K lists merged with their bounds
+(``topk.merge_top``). Both are written in the rollup's transaction, replacing the
+bucket's rows, so a re-roll gives identical rows (every merge follows key order).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.store.tagged import aggregate_tagged
 from runtally.store.top import KINDS, top_ids
-from runtally.tags import derive_sets, fold, rebucket
+from runtally.tags import complete_combos, derive_sets, fold, rebucket
 from runtally.topk import merge_top
 
 HOUR = timedelta(hours=1)
@@ -30,15 +31,18 @@ DAY = timedelta(days=1)
 @dataclass(frozen=True)
 class Dimensions:
     """What a rollup keeps of tags and ids: the rolled-up keys, values per key and
-    bucket, ids per kind and bucket."""
+    bucket, ids per kind and bucket, and the runs per row below which a bucket keeps a
+    key without its agent/model/error type combinations (``store.tagged``)."""
 
     keys: tuple[str, ...] = constants.TAG_KEYS_ALWAYS
     cap: int = constants.TAG_VALUE_CAP
     top_k: int = constants.TOP_K
+    combo_min_runs: int = constants.TAG_COMBO_MIN_RUNS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Dimensions:
-        return cls(settings.tag_keys, settings.tag_value_cap, settings.rollup_top_k)
+        return cls(settings.tag_keys, settings.tag_value_cap, settings.rollup_top_k,
+                   settings.tag_combo_min_runs)  # fmt: skip
 
 
 async def roll_hour_dimensions(
@@ -46,7 +50,8 @@ async def roll_hour_dimensions(
 ) -> int:
     """Replace ``hour``'s tag and top-K rows from its raw rows; rows written."""
     raw = Selection(project, hour, hour + HOUR)
-    tags = derive_sets(await aggregate_tagged(conn, raw, dims.keys, dims.cap))
+    full = await aggregate_tagged(conn, raw, dims.keys, dims.cap, min_runs=dims.combo_min_runs)
+    tags = derive_sets(full)
     span = (hour, hour + HOUR)
     written = await replace_tag_rows(conn, "rollup_tag_hourly", project, span, tags)
     tops = await top_ids(conn, raw, dims.top_k)
@@ -59,7 +64,7 @@ async def roll_day_dimensions(
     """Replace ``day``'s tag and top-K rows from its hourly ones; rows written."""
     span = (day, day + DAY)
     hourly = await read_tag_rows(conn, "rollup_tag_hourly", project, *span)
-    tags = fold(rebucket(hourly, day), dims.cap)
+    tags = fold(rebucket(complete_combos(hourly), day), dims.cap)
     written = await replace_tag_rows(conn, "rollup_tag_daily", project, span, tags)
     hours = [day + HOUR * n for n in range(24)]
     tops = {}

@@ -6,6 +6,14 @@ error_type). ONE statement expands each run's tags (``jsonb_each_text``), ranks 
 key's values by runs (ties: the smaller value, ``COLLATE "C"`` = Python's str order) and
 groups the runs of values beyond ``cap`` under ``__other__``, so a runaway key (a
 request id sent as a tag) returns at most ``cap + 1`` values per key, not one per run.
+
+With ``min_runs`` (the rollup), a (bucket, key) whose capped (value, agent, model,
+error type) groups hold on average fewer than ``min_runs`` runs each comes back
+collapsed to one row per value (``dims == 0``, agent/model/error type ''): a key with
+hundreds of values (a customer id) crossed with those columns has about one row per
+run in a quiet hour, rows that would cost more to keep and read than the raw rows they
+stand for. The rollup keeps such a bucket's key at set ``0`` only (``tags.derive_sets``)
+and the API reads its other questions from raw rows.
 Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
 rows and rollup rows agree exactly.
 """
@@ -17,6 +25,7 @@ from itertools import chain
 from typing import Any
 
 from runtally.constants import TAG_OTHER
+from runtally.cube import FULL
 from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
 from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _bucket_expr
 from runtally.store.protocols import Connection
@@ -52,16 +61,41 @@ RUN_COLUMNS = (
 )
 
 
-_GROUP = "b, tag_key, tag_value, agent, model, err"
+# The columns of ``t`` a collapsed row keeps as they are (agent and model are blanked).
+_KEPT = (
+    "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+    " cost_usd, ttft_ms, user_id, session_id, price_version, carried"
+)
+_GROUP = "b, tag_key, tag_value, agent, model, err, full_key"
 
 
-def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None) -> str:
+def _collapse(min_runs_param: str | None) -> str:
+    """The ``c`` CTE: capped runs, agent/model/error type blanked where the (bucket,
+    key) does not average ``min_runs`` runs per group (``None``: never)."""
+    if min_runs_param is None:
+        return "c AS MATERIALIZED (SELECT *, true AS full_key FROM capped)"
+    blank = "CASE WHEN full_key THEN {0} ELSE '' END AS {0}"
+    return f"""keep AS (
+        SELECT b, tag_key, count(*) >= {min_runs_param}::bigint
+               * count(DISTINCT (tag_value, agent, model, err)) AS full_key
+        FROM capped GROUP BY b, tag_key
+    ), c AS MATERIALIZED (
+        SELECT b, tag_key, tag_value, full_key, {blank.format("agent")},
+               {blank.format("model")}, {blank.format("err")}, k, {_KEPT}
+        FROM capped JOIN keep USING (b, tag_key)
+    )"""
+
+
+def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None,
+               min_runs_param: str | None = None) -> str:  # fmt: skip
     """The statement: ``where`` selects the raw rows (its parameters first, $2 the
-    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket).
+    start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket);
+    ``min_runs_param`` collapses the (bucket, key) groups that do not compress.
 
     One row per (bucket, key, value, agent, model, error type), its latency bins folded
     into arrays in SQL: a tag key multiplies the groups by its values, and one row per
-    latency bin would make Python fold millions of rows.
+    latency bin would make Python fold millions of rows. ``full_key`` says whether the
+    row is full-key or collapsed.
     """
     key = SQL_KEY.format(x="duration_ms")
     return f"""
@@ -75,11 +109,11 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
         SELECT b, tag_key, raw_value, row_number() OVER (
             PARTITION BY b, tag_key ORDER BY count(*) DESC, raw_value COLLATE "C") AS rn
         FROM t WHERE raw_value <> '{TAG_OTHER}' GROUP BY b, tag_key, raw_value
-    ), c AS MATERIALIZED (
+    ), capped AS (
         SELECT t.*, CASE WHEN ranked.rn <= {cap_param} THEN t.raw_value
                          ELSE '{TAG_OTHER}' END AS tag_value
         FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
-    ), bins AS (
+    ), {_collapse(min_runs_param)}, bins AS (
         SELECT {_GROUP}, array_agg(k ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
                array_agg(n ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_counts,
                coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero
@@ -87,9 +121,9 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
         GROUP BY {_GROUP}
     )
     SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero
-    FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type,
+    FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type, full_key,
                  {_SUMS}{_SPLIT}{_IDS}
-          FROM c GROUP BY b, tag_key, tag_value, agent, model, err) AS g
+          FROM c GROUP BY {_GROUP}) AS g
     JOIN bins ON bins.b = g.bucket AND bins.tag_key = g.tag_key
         AND bins.tag_value = g.tag_value AND bins.agent = g.agent AND bins.model = g.model
         AND bins.err = g.error_type
@@ -126,17 +160,21 @@ async def aggregate_tagged(
     keys: Sequence[str],
     cap: int,
     bucket: str | None = None,
+    min_runs: int | None = None,
 ) -> dict[TagKey, Tally]:
     """Full-key tag tallies of the raw rows ``raw`` selects: per bucket (``bucket``
     ``"hour"``/``"day"``, or ``None``: one bucket at ``raw.start``) and key of ``keys``,
-    its ``cap`` most-run values and ``__other__``."""
+    its ``cap`` most-run values and ``__other__``. With ``min_runs``, the (bucket, key)
+    groups averaging fewer runs come back at ``dims == 0`` (see the module)."""
     where, args = raw.raw_where()
     n = len(args)
-    sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket)
+    params = [*args, list(keys), cap] + ([] if min_runs is None else [min_runs])
+    sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket,
+                     None if min_runs is None else f"${n + 3}")  # fmt: skip
     out: dict[TagKey, Tally] = {}
-    for row in await _fetch(conn, sql, [*args, list(keys), cap]):
+    for row in await _fetch(conn, sql, params):
         key = TagKey(row["bucket"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
-                     row["error_type"])  # fmt: skip
+                     row["error_type"], FULL if row["full_key"] else 0)  # fmt: skip
         out[key] = _tally(row)
     return out
 

@@ -41,11 +41,14 @@ def tags_of(e: Ev) -> dict[str, str]:
     return tags
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
+@pytest.fixture(params=[1, 1000], ids=["with-combinations", "no-combinations"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Tag rows with every grouping set (min runs 1), or set 0 only (no bucket averages
+    1,000 runs per row): the combination questions are then answered from raw rows."""
     return settings.model_copy(
-        update={"rollup_tags": "customer", "tag_value_cap": 4, "rollup_top_k": 40}
-    )
+        update={"rollup_tags": "customer", "tag_value_cap": 4, "rollup_top_k": 40,
+                "tag_combo_min_runs": request.param}
+    )  # fmt: skip
 
 
 async def store_tagged(pool: Any, events: list[Ev]) -> None:
@@ -93,6 +96,11 @@ async def check_everything(client: httpx.AsyncClient, auth: dict[str, str],
     for row in body["rows"]:
         check(row, truth(e for e in evs if has(e, release="r1") and e.model == row["key"]),
               f"release r1 model {row['key']}")  # fmt: skip
+    for customer in ("c0", "c17"):  # a combination of a capped key, folded or not
+        body = await get(client, auth, "/v1/breakdown", by="agent", tag=f"customer:{customer}")
+        for row in body["rows"]:
+            check(row, truth(e for e in evs if has(e, customer=customer)
+                             and e.agent == row["key"]), f"{customer} {row['key']}")  # fmt: skip
     await check_series(client, auth, evs)
     await check_folded_and_raw(client, auth, evs, rolled)
 
@@ -196,6 +204,9 @@ async def test_tags_and_top_users_raw_rolled_and_late(
     await store_tagged(pool, events)
     await check_everything(client, auth, events, rolled=False)  # nothing rolled up: all raw
     await roll_pending(pool, settings)
+    async with pool.acquire() as conn:
+        combinations = await conn.fetchval("SELECT count(*) FROM rollup_tag_daily WHERE dims <> 0")
+    assert (combinations > 0) is (settings.tag_combo_min_runs == 1)
     await check_everything(client, auth, events, rolled=True)
     await check_top_users(client, auth, events)
     late = generate(1_500, BASE, SPAN, seed=22)  # late events re-dirty their hours

@@ -79,6 +79,26 @@ def hourly_truth(runs: list[kit.Run], tags: dict[Any, dict[str, str]]) -> dict[A
     return dict(out)
 
 
+def combos_truth(runs: list[kit.Run], tags: dict[Any, dict[str, str]],
+                 min_runs: int) -> set[tuple[datetime, str]]:  # fmt: skip
+    """The (hour, key) groups whose capped (value, agent, model, error type) combinations
+    average at least ``min_runs`` runs each: those keep their combination rows."""
+    raw: dict[tuple[datetime, str], Counter[str]] = defaultdict(Counter)
+    for run in runs:
+        for key in KEYS:
+            if key in tags[run.event_id]:
+                raw[(kit.hour_of(run.started_at), key)][tags[run.event_id][key]] += 1
+    maps = {group: capped(dict(counts), CAP) for group, counts in raw.items()}
+    combos: dict[tuple[datetime, str], set[tuple[str, ...]]] = defaultdict(set)
+    for run in runs:
+        for key in KEYS:
+            if key in tags[run.event_id]:
+                group = (kit.hour_of(run.started_at), key)
+                value = maps[group][tags[run.event_id][key]]
+                combos[group].add((value, run.agent, run.model, run.error_type or ""))
+    return {g for g, counts in raw.items() if counts.total() >= min_runs * len(combos[g])}
+
+
 def daily_truth(hourly: dict[Any, Any]) -> dict[Any, Any]:
     per_day: dict[Any, list[Any]] = defaultdict(lambda: [0, Decimal(0), 0])
     for (hour, key, value), cell in hourly.items():
@@ -138,9 +158,11 @@ async def stored_top(conn: Any) -> dict[datetime, tuple[list[str], Decimal, int]
 async def test_tag_and_top_rows_match_the_runs_before_and_after_late_events(
     pool: Any, settings: Settings
 ) -> None:
+    # 8 runs per combination: about half the (hour, key) groups keep their combinations
     settings = settings.model_copy(
-        update={"rollup_tags": "customer,request_id", "tag_value_cap": CAP, "rollup_top_k": TOP_K}
-    )
+        update={"rollup_tags": "customer,request_id", "tag_value_cap": CAP, "rollup_top_k": TOP_K,
+                "tag_combo_min_runs": 8}
+    )  # fmt: skip
     rng = random.Random(8)
     runs = kit.make_runs(6_000, START, HOURS, seed=31)
     tags = {r.event_id: tags_of(r, rng) for r in runs}
@@ -173,6 +195,11 @@ async def test_tag_and_top_rows_match_the_runs_before_and_after_late_events(
             expected[(hour, key)] += cell[0]
         assert all(r["runs"] == expected[(r["bucket"], r["tag_key"])] for r in sums)
         assert {r["dims"] for r in sums} == {0, 1, 2, 4, 3}
+        # combinations are kept where they compress, and only there (both happen here)
+        kept = combos_truth(runs, tags, settings.tag_combo_min_runs)
+        assert kept
+        assert len(kept) < len(expected)
+        assert {(r["bucket"], r["tag_key"]) for r in sums if r["dims"]} == kept
 
 
 async def test_rerolling_gives_identical_tag_and_top_rows(pool: Any, settings: Settings) -> None:
