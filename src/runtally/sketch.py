@@ -88,6 +88,13 @@ class LatencySketch:
         return sketch
 
     @classmethod
+    def from_counts(cls, zero: int, keys: Sequence[int], counts: Sequence[int]) -> LatencySketch:
+        """Build from parallel (key, count) arrays in which a key may repeat (counts add)."""
+        if len(keys) != len(counts):
+            raise ValueError("keys and counts differ in length")
+        return cls(zero, _add_parts([(keys, counts)]))
+
+    @classmethod
     def from_values(cls, values: Iterable[float]) -> LatencySketch:
         sketch = cls()
         for value in values:

@@ -50,9 +50,7 @@ _SPLIT = """,
     coalesce(sum(cache_write_tokens) FILTER (WHERE carried), 0)::bigint
         AS event_cache_write_tokens,
     count(*) FILTER (WHERE NOT carried AND input_tokens IS NULL AND output_tokens IS NULL)
-        AS tokenless_runs,
-    array_agg(DISTINCT price_version) FILTER (WHERE price_version IS NOT NULL)
-        AS price_versions
+        AS tokenless_runs
 """
 RUN_COLUMNS = (
     "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
@@ -75,10 +73,12 @@ def _collapse(min_runs_param: str | None) -> str:
     if min_runs_param is None:
         return "c AS MATERIALIZED (SELECT *, true AS full_key FROM capped)"
     blank = "CASE WHEN full_key THEN {0} ELSE '' END AS {0}"
+    # Two hashed levels, not count(DISTINCT (...)): that one sorts every run by a record.
     return f"""keep AS (
-        SELECT b, tag_key, count(*) >= {min_runs_param}::bigint
-               * count(DISTINCT (tag_value, agent, model, err)) AS full_key
-        FROM capped GROUP BY b, tag_key
+        SELECT b, tag_key, sum(n) >= {min_runs_param}::bigint * count(*) AS full_key
+        FROM (SELECT b, tag_key, tag_value, agent, model, err, count(*) AS n
+              FROM capped GROUP BY b, tag_key, tag_value, agent, model, err) AS combos
+        GROUP BY b, tag_key
     ), c AS MATERIALIZED (
         SELECT b, tag_key, tag_value, full_key, {blank.format("agent")},
                {blank.format("model")}, {blank.format("err")}, k, {_KEPT}
@@ -95,7 +95,10 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
     One row per (bucket, key, value, agent, model, error type), its latency bins folded
     into arrays in SQL: a tag key multiplies the groups by its values, and one row per
     latency bin would make Python fold millions of rows. ``full_key`` says whether the
-    row is full-key or collapsed.
+    row is full-key or collapsed. No aggregate has DISTINCT or ORDER BY, so every level
+    hashes its groups (a sorted aggregate sorted all the expanded runs): a group's bins
+    come in no particular order and repeat a bin once per price version, and its price
+    versions repeat too; ``_tally`` adds and dedupes them.
     """
     key = SQL_KEY.format(x="duration_ms")
     return f"""
@@ -114,19 +117,19 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
                          ELSE '{TAG_OTHER}' END AS tag_value
         FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
     ), {_collapse(min_runs_param)}, bins AS (
-        SELECT {_GROUP}, array_agg(k ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
-               array_agg(n ORDER BY k) FILTER (WHERE k IS NOT NULL) AS lat_counts,
-               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero
-        FROM (SELECT {_GROUP}, k, count(*) AS n FROM c GROUP BY {_GROUP}, k) AS fine
+        SELECT {_GROUP}, array_agg(k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
+               array_agg(n) FILTER (WHERE k IS NOT NULL) AS lat_counts,
+               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero,
+               array_agg(price_version) FILTER (WHERE price_version IS NOT NULL)
+                   AS price_versions
+        FROM (SELECT {_GROUP}, k, price_version, count(*) AS n FROM c
+              GROUP BY {_GROUP}, k, price_version) AS fine
         GROUP BY {_GROUP}
+    ), g AS (
+        SELECT {_GROUP}, {_SUMS}{_SPLIT}{_IDS} FROM c GROUP BY {_GROUP}
     )
-    SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero
-    FROM (SELECT b AS bucket, tag_key, tag_value, agent, model, err AS error_type, full_key,
-                 {_SUMS}{_SPLIT}{_IDS}
-          FROM c GROUP BY {_GROUP}) AS g
-    JOIN bins ON bins.b = g.bucket AND bins.tag_key = g.tag_key
-        AND bins.tag_value = g.tag_value AND bins.agent = g.agent AND bins.model = g.model
-        AND bins.err = g.error_type
+    SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero, bins.price_versions
+    FROM g JOIN bins USING ({_GROUP})
     """
 
 
@@ -173,8 +176,8 @@ async def aggregate_tagged(
                      None if min_runs is None else f"${n + 3}")  # fmt: skip
     out: dict[TagKey, Tally] = {}
     for row in await _fetch(conn, sql, params):
-        key = TagKey(row["bucket"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
-                     row["error_type"], FULL if row["full_key"] else 0)  # fmt: skip
+        key = TagKey(row["b"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
+                     row["err"], FULL if row["full_key"] else 0)  # fmt: skip
         out[key] = _tally(row)
     return out
 
@@ -185,7 +188,7 @@ def _tally(row: Any) -> Tally:
         runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
         duration_sum=row["duration_sum"], duration_min=row["duration_min"],
         duration_max=row["duration_max"],
-        latency=LatencySketch.from_arrays(row["lat_zero"], row["lat_keys"] or [],
+        latency=LatencySketch.from_counts(row["lat_zero"], row["lat_keys"] or [],
                                           row["lat_counts"] or []),
     )  # fmt: skip
     sums = vars(tally)
