@@ -116,7 +116,12 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
         SELECT t.*, CASE WHEN ranked.rn <= {cap_param} THEN t.raw_value
                          ELSE '{TAG_OTHER}' END AS tag_value
         FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
-    ), {_collapse(min_runs_param)}, bins AS (
+    ), {_collapse(min_runs_param)}, {_AGGREGATED}
+    """
+
+
+# Sums per group, and the group's latency bins and price versions from finer groups.
+_AGGREGATED = f"""bins AS (
         SELECT {_GROUP}, array_agg(k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
                array_agg(n) FILTER (WHERE k IS NOT NULL) AS lat_counts,
                coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero,
@@ -129,8 +134,7 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
         SELECT {_GROUP}, {_SUMS}{_SPLIT}{_IDS} FROM c GROUP BY {_GROUP}
     )
     SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero, bins.price_versions
-    FROM g JOIN bins USING ({_GROUP})
-    """
+    FROM g JOIN bins USING ({_GROUP})"""
 
 
 async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
