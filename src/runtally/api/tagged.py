@@ -110,7 +110,7 @@ async def _unrolled(conn: Connection, table: str, selection: Selection, key: str
     return folded, await _without_combos(conn, table, selection, key, buckets, dims) - folded
 
 
-def _lost_note(selection: Selection, key: str, folded: list[datetime],
+def lost_note(selection: Selection, key: str, folded: list[datetime],
                combos: list[datetime]) -> str | None:  # fmt: skip
     """What a note says of the days before raw retention the tag rows cannot answer."""
     notes = []
@@ -158,7 +158,7 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
     for start, end in coalesce(raw):
         parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity)
     lost = [sorted(d for d in found if d < cutoff) for found in daily]
-    return TagAnswer(parts, "rollups", _lost_note(selection, key, *lost))
+    return TagAnswer(parts, "rollups", lost_note(selection, key, *lost))
 
 
 def clip(selection: Selection, cutoff: datetime) -> tuple[Selection, str]:
