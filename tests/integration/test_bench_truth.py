@@ -108,6 +108,6 @@ async def test_generated_users_and_sessions_follow_the_row_index_across_chunks(
             "SELECT count(DISTINCT user_id), count(DISTINCT session_id) FROM agent_runs"
         )
         assert (users, sessions) == (3_000, 3_000)
-        assert sqlgen.USERS == 100_000 and sqlgen.SESSIONS == 500_000
+        assert (sqlgen.USERS, sqlgen.SESSIONS) == (100_000, 500_000)
     finally:
         await conn.close()
