@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from bench import apiclient, procs, sqlgen
@@ -43,7 +44,7 @@ from bench.harness import (
 )
 from bench.questions import API_ONLY, P95_TARGETS_MS, QUESTIONS, Question, api_rows
 from bench.sizes import disk_refusal
-from bench.truth import Truth, check, truth, uniq_errors
+from bench.truth import Truth, check, top_errors, top_truth, truth, uniq_errors
 from runtally.devstack.servers import free_port, wait_port
 from runtally.rollup.jobs import run_pending
 from runtally.store.engine import connect
@@ -64,6 +65,7 @@ class Run:
     end: datetime
     phases: dict[str, float] = field(default_factory=dict)
     truths: dict[str, Truth] = field(default_factory=dict)
+    users: dict[str, tuple[Decimal, int]] = field(default_factory=dict)  # exact, ranked
     api: dict[str, apiclient.Answer] = field(default_factory=dict)
     peer: dict[str, apiclient.Answer] = field(default_factory=dict)
 
@@ -240,6 +242,8 @@ async def _truths(stack: Stack, r: Run) -> None:
             while queue:
                 q = queue.pop(0)
                 r.truths[q.label] = await truth(conn, q, r.start, r.end)
+            if not r.users:
+                r.users = await top_truth(conn, r.start, r.end)
         finally:
             await conn.close()
 
@@ -288,6 +292,7 @@ def _record(ctx: BenchContext, r: Run) -> None:
         target = Target(extra.p95_ms, higher=False)
         name = f"{extra.label}: runtally p95"
         ctx.record(Figure(NAME, name, p95, "ms", target, note=f"p50 {p50:,.1f} ms"))
+        mismatched += _record_top(ctx, extra.label, r)
     ctx.record(
         Figure(
             NAME,
@@ -298,6 +303,28 @@ def _record(ctx: BenchContext, r: Run) -> None:
         )
     )
     _record_notes(ctx, r)
+
+
+def _record_top(ctx: BenchContext, label: str, r: Run) -> int:
+    """The top-users answer within its own bounds of the exact per-user sums."""
+    body = r.api[label].body
+    errors = top_errors(r.users, body)
+    if errors:
+        ctx.note(NAME, f"{label}: MISMATCH with the raw truth: {'; '.join(errors[:5])}.")
+        return 1
+    basis = body["basis"]
+    ctx.note(
+        NAME,
+        f"{label}: every row's exact cost (over {len(r.users):,} users) within its "
+        f"[cost_usd, cost_usd_max]; source {basis['source']}, "
+        + (
+            f"approximate (bound ${basis.get('error_bound_usd')}, "
+            f"{basis.get('error_bound_runs')} runs)."
+            if basis.get("approximate")
+            else "exact: the ids and order of the exact ranking."
+        ),
+    )
+    return 0
 
 
 def _record_times(ctx: BenchContext, q: Question, r: Run, answer: apiclient.Answer) -> None:
