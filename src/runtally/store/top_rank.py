@@ -35,14 +35,15 @@ _RESTS = """
     WHERE project = $1 AND kind = $2 AND bucket = ANY(${param}::timestamptz[]) AND is_rest
 """
 _LISTED_ROWS = """
-    SELECT l.item, l.runs, l.cost_usd AS cost, l.cost_error - r.max_cost AS err,
+    SELECT l.item COLLATE "C" AS item, l.runs, l.cost_usd AS cost,
+           l.cost_error - r.max_cost AS err,
            l.runs_error - r.max_runs AS runs_err
     FROM rollup_top_{table} l JOIN rests r ON r.src = '{src}' AND r.bucket = l.bucket
     WHERE l.project = $1 AND l.kind = $2 AND l.bucket = ANY(${param}::timestamptz[])
       AND NOT l.is_rest
 """
 _RAW_LISTED = """
-    SELECT {column}, count(*), coalesce(sum(cost_usd), 0), 0, 0
+    SELECT {column} COLLATE "C", count(*), coalesce(sum(cost_usd), 0), 0, 0
     FROM agent_runs WHERE project = $1 AND ({spans}) AND {column} IS NOT NULL
     GROUP BY {column}
 """
@@ -74,15 +75,15 @@ WITH rests AS ({daily_rests} UNION ALL {hourly_rests}
            sum(err) OVER w + (SELECT cost FROM bounds) AS cost_error,
            sum(runs_err) OVER w + (SELECT runs FROM bounds) AS runs_error
     FROM listed WINDOW w AS (PARTITION BY item) ORDER BY item
-), ranked AS (
-    SELECT *, row_number() OVER (ORDER BY cost DESC, runs DESC, item COLLATE "C") AS rn
-    FROM items
+), chosen AS (
+    SELECT row_number() OVER (ORDER BY cost DESC, runs DESC, item) AS rn, item,
+           cost_error, runs_error
+    FROM (SELECT * FROM items ORDER BY cost DESC, runs DESC, item LIMIT $5) AS first
 ), below AS (
     SELECT count(*) AS unsure, max(cost + cost_error) AS unsure_cost,
            max(runs + runs_error) AS unsure_runs
-    FROM ranked WHERE rn > $5 AND (cost_error <> 0 OR runs_error <> 0)
-), chosen AS (
-    SELECT rn, item, cost_error, runs_error FROM ranked WHERE rn <= $5
+    FROM items
+    WHERE (cost_error <> 0 OR runs_error <> 0) AND item NOT IN (SELECT item FROM chosen)
 ), chosen_rows AS ({daily_chosen} UNION ALL {hourly_chosen} UNION ALL {raw_chosen}
 ), top AS (
     SELECT c.rn, c.item, {sums}, c.cost_error, c.runs_error
