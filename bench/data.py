@@ -21,6 +21,9 @@ PROJECT = "bench"
 AGENTS = tuple(f"agent-{i}" for i in range(8))
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20241022", "claude-3-5-haiku", "o3-mini")
 ERRORS = ("timeout", "rate_limited", "tool_error")
+# Distinct users and sessions of the generated runs (issue 14 asks for 100k users).
+USERS = 100_000
+SESSIONS = 500_000
 
 # The agent_runs columns a writer fills (ingested_at takes its default): ingest's own list.
 COPY_COLUMNS = COLUMNS
@@ -47,8 +50,8 @@ def event_dict(rng: random.Random, started_at: datetime, **extra: Any) -> dict[s
         "cache_read_tokens": rng.randint(0, input_tokens // 2),
         "time_to_first_token_ms": round(rng.uniform(50, 400), 3),
         "trace_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-        "session_id": f"s-{rng.randint(0, 5000)}",
-        "user_id": f"u-{rng.randint(0, 1000)}",
+        "session_id": f"s-{rng.randrange(SESSIONS)}",
+        "user_id": f"u-{rng.randrange(USERS)}",
         "tags": {"env": "prod", "region": rng.choice(("eu", "us"))},
     }
     if event["time_to_first_token_ms"] > event["duration_ms"]:

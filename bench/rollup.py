@@ -64,7 +64,10 @@ async def _one_hour(ctx: BenchContext, stack: Stack, n: int) -> tuple[datetime, 
 
     hour = (utc_now() - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     quarter = n // 4
-    chunks = [(hour + timedelta(minutes=15 * k), quarter, 900 / quarter) for k in range(4)]
+    chunks = [
+        sqlgen.Chunk(hour + timedelta(minutes=15 * k), quarter, 900 / quarter, k * quarter)
+        for k in range(4)
+    ]
     await sqlgen.fill(stack.settings, chunks)
     await sqlgen.mark_dirty(stack.settings, hour, hour + timedelta(hours=1))
     scan_s = await _plain_scan(stack, hour)

@@ -112,3 +112,37 @@ def uniq_errors(want: Truth, summary: dict[str, Any]) -> list[str]:
         if not _close(row[name], summary[field], UNIQ_TOLERANCE):
             out.append(f"{field}: {summary[field]} vs exact {row[name]}")
     return out
+
+
+TOP_SQL = f"""
+SELECT user_id AS key, coalesce(sum(cost_usd), 0) AS cost, count(*) AS runs
+FROM agent_runs WHERE {_RANGE} AND user_id IS NOT NULL
+GROUP BY user_id ORDER BY cost DESC, runs DESC, user_id COLLATE "C"
+"""
+
+
+async def top_truth(conn: Any, start: datetime, end: datetime) -> dict[str, tuple[Decimal, int]]:
+    """Every user's exact cost and runs over ``[start, end)``, in the ranking's order."""
+    return {
+        r["key"]: (r["cost"], r["runs"]) for r in await conn.fetch(TOP_SQL, PROJECT, start, end)
+    }
+
+
+def top_errors(exact: dict[str, tuple[Decimal, int]], body: dict[str, Any]) -> list[str]:
+    """A top-users answer against the exact sums: each row's true cost within
+    ``[cost_usd, cost_usd_max]`` (JSON floats: within 1e-9 relative), runs at most the true
+    runs, and, when the answer says it is exact, the exact ranking's ids in order."""
+    errors = []
+    for row in body["rows"]:
+        cost, runs = exact.get(row["key"], (Decimal(0), 0))
+        low = float(row["cost_usd"])
+        high = float(row["cost_usd_max"] if row.get("cost_usd_max") is not None else low)
+        slack = 1e-9 * max(1.0, abs(float(cost)))
+        if not low - slack <= float(cost) <= high + slack:
+            errors.append(f"{row['key']}: exact cost {cost} outside [{low}, {high}]")
+        if row["runs"] > runs:
+            errors.append(f"{row['key']}: {row['runs']} runs > exact {runs}")
+    keys = [row["key"] for row in body["rows"]]
+    if not body["basis"].get("approximate") and keys != list(exact)[: len(keys)]:
+        errors.append(f"said exact, but ids {keys[:5]} ≠ exact {list(exact)[:5]}")
+    return errors

@@ -40,8 +40,8 @@ class Item:
 
     def add(self, other: Item) -> None:
         mine, theirs = vars(self), vars(other)
-        for f in fields(self):
-            mine[f.name] += theirs[f.name]
+        for name in ALL:  # a module tuple: dataclasses.fields() per call was the hot spot
+            mine[name] += theirs[name]
 
     def minus(self, other: Item) -> Item:
         """Sums of ``self`` less ``other`` (errors are not subtracted: they stay 0)."""
@@ -56,7 +56,8 @@ class Item:
         return (-self.cost, -self.runs, item)
 
 
-SUMMED = tuple(f.name for f in fields(Item) if f.name not in ("cost_error", "runs_error"))
+ALL = tuple(f.name for f in fields(Item))
+SUMMED = tuple(name for name in ALL if name not in ("cost_error", "runs_error"))
 
 
 @dataclass
@@ -102,20 +103,25 @@ class Merged:
 def merge(buckets: Sequence[BucketTop]) -> Merged:
     """Sum each id's listed figures; add the remainder bounds of buckets missing it."""
     items: dict[str, Item] = {}
-    seen_in: dict[str, set[int]] = {}
+    seen_cost: dict[str, Decimal] = {}  # sum of max_cost over the buckets listing the id
+    seen_runs: dict[str, int] = {}
     total = Item()
-    for n, bucket in enumerate(buckets):
+    for bucket in buckets:
         total.add(bucket.rest.sums)
+        max_cost, max_runs = bucket.rest.max_cost, bucket.rest.max_runs
         for item, figures in bucket.listed.items():
-            items.setdefault(item, Item()).add(figures)
-            seen_in.setdefault(item, set()).add(n)
+            if item not in items:
+                items[item], seen_cost[item], seen_runs[item] = Item(), ZERO, 0
+            items[item].add(figures)
+            seen_cost[item] += max_cost
+            seen_runs[item] += max_runs
             total.add(figures)
     unseen_cost = sum((b.rest.max_cost for b in buckets), ZERO)
     unseen_runs = sum(b.rest.max_runs for b in buckets)
+    # The buckets missing an id are all but those listing it (Decimal sums are exact).
     for item, figures in items.items():
-        missing = [b for n, b in enumerate(buckets) if n not in seen_in[item]]
-        figures.cost_error += sum((b.rest.max_cost for b in missing), ZERO)
-        figures.runs_error += sum(b.rest.max_runs for b in missing)
+        figures.cost_error += unseen_cost - seen_cost[item]
+        figures.runs_error += unseen_runs - seen_runs[item]
     total.cost_error, total.runs_error = ZERO, 0
     return Merged(items, total, unseen_cost, unseen_runs)
 
@@ -163,6 +169,34 @@ class Ranking:
     error_bound_runs: int
 
 
+@dataclass(frozen=True)
+class Outside:
+    """What a ranking knows of the ids below its rows: whether any bucket folded ids
+    (``folded``), how many listed ids below the rows carry an error (``unsure``) and the
+    largest upper bound of their cost and runs, and the bound of an id listed nowhere."""
+
+    folded: bool
+    unsure: int
+    unsure_cost: Decimal
+    unsure_runs: int
+    unseen_cost: Decimal
+    unseen_runs: int
+
+
+def verdict(rows: list[tuple[str, Item]], limit: int, outside: Outside) -> Ranking:
+    """The ranking of ``rows`` (the top ``limit`` by known cost) with its exactness and
+    bounds, given what is known of the ids below them."""
+    cost, runs = outside.unsure_cost, outside.unsure_runs
+    if outside.folded:
+        cost, runs = max(cost, outside.unseen_cost), max(runs, outside.unseen_runs)
+    row_cost = max((f.cost_error for _, f in rows), default=ZERO)
+    row_runs = max((f.runs_error for _, f in rows), default=0)
+    last = rows[-1][1].cost if rows else ZERO
+    unsure = outside.folded or outside.unsure > 0
+    approximate = bool(row_cost or row_runs) or (unsure and (cost >= last or len(rows) < limit))
+    return Ranking(rows, approximate, max(row_cost, cost), max(row_runs, runs))
+
+
 def rank(buckets: Sequence[BucketTop], limit: int) -> Ranking:
     """The merged top ``limit`` over ``buckets``, with its exactness and bounds."""
     merged = merge(buckets)
@@ -171,14 +205,12 @@ def rank(buckets: Sequence[BucketTop], limit: int) -> Ranking:
     # Ids whose figures are not all known: listed somewhere with an error, or nowhere.
     unsure = [merged.items[i] for i in order[limit:] if merged.items[i].cost_error
               or merged.items[i].runs_error]  # fmt: skip
-    folded = any(b.rest.sums.runs for b in buckets)
-    cost = max([f.cost + f.cost_error for f in unsure], default=ZERO)
-    runs = max([f.runs + f.runs_error for f in unsure], default=0)
-    if folded:
-        cost, runs = max(cost, merged.unseen_cost), max(runs, merged.unseen_runs)
-    row_cost = max((f.cost_error for _, f in rows), default=ZERO)
-    row_runs = max((f.runs_error for _, f in rows), default=0)
-    last = rows[-1][1].cost if rows else ZERO
-    outside = (folded or bool(unsure)) and (cost >= last or len(rows) < limit)
-    approximate = bool(row_cost or row_runs) or outside
-    return Ranking(rows, approximate, max(row_cost, cost), max(row_runs, runs))
+    outside = Outside(
+        folded=any(b.rest.sums.runs for b in buckets),
+        unsure=len(unsure),
+        unsure_cost=max([f.cost + f.cost_error for f in unsure], default=ZERO),
+        unsure_runs=max([f.runs + f.runs_error for f in unsure], default=0),
+        unseen_cost=merged.unseen_cost,
+        unseen_runs=merged.unseen_runs,
+    )
+    return verdict(rows, limit, outside)

@@ -92,3 +92,22 @@ async def test_every_question_s_truth_equals_numpy_over_the_same_rows(settings: 
         assert len({r["environment"] for r in rows}) == 3  # the tag breakdown has 3 rows
     finally:
         await conn.close()
+
+
+async def test_generated_users_and_sessions_follow_the_row_index_across_chunks(
+    settings: Settings,
+) -> None:
+    """Two chunks of one fill give distinct users and sessions (up to ``USERS`` and
+    ``SESSIONS``), not the same ones again as when each chunk counted from 0."""
+    conn = await connect(settings)
+    try:
+        await ensure_partitions(conn, START.date(), END.date())
+        await sqlgen.insert_span(conn, START, 1_500, 1.0, first=0)
+        await sqlgen.insert_span(conn, START + timedelta(hours=1), 1_500, 1.0, first=1_500)
+        users, sessions = await conn.fetchrow(
+            "SELECT count(DISTINCT user_id), count(DISTINCT session_id) FROM agent_runs"
+        )
+        assert (users, sessions) == (3_000, 3_000)
+        assert (sqlgen.USERS, sqlgen.SESSIONS) == (100_000, 500_000)
+    finally:
+        await conn.close()

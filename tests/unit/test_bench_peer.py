@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from copy import deepcopy
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from bench.questions import QUESTIONS, api_rows, day_key, hour_key, local_buckets
 from bench.sizes import disk_refusal, parse_events
-from bench.truth import QUANTILES, Truth, check, uniq_errors
+from bench.truth import QUANTILES, Truth, check, top_errors, uniq_errors
 
 BY_LABEL = {q.label: q for q in QUESTIONS}
 
@@ -208,3 +209,38 @@ def test_a_question_this_build_cannot_answer_is_named_with_the_api_s_reason() ->
         assert "ignored tz=America/New_York" in _probe(client, ny, ny.params)
     with _client(200, _points("2026-03-07T05:00:00Z")) as client:  # NY midnight (EST)
         assert _probe(client, ny, ny.params) == ""
+
+
+EXACT_USERS = {"u-1": (Decimal("3.5"), 4), "u-2": (Decimal("2.25"), 3), "u-3": (Decimal(1), 9)}
+
+
+def top_body(rows: list[tuple[str, float, float | None, int]], approximate: bool) -> dict[str, Any]:
+    return {
+        "rows": [
+            {"key": k, "cost_usd": lo, "cost_usd_max": hi, "runs": n} for k, lo, hi, n in rows
+        ],
+        "basis": {"source": "top_k", "approximate": approximate},
+    }
+
+
+@pytest.mark.parametrize(
+    ("rows", "approximate", "needle"),
+    [
+        ([("u-1", 3.5, 3.5, 4), ("u-2", 2.25, 2.25, 3)], False, None),
+        ([("u-1", 3.5, None, 4), ("u-2", 2.25, None, 3)], False, None),  # raw rows: no max
+        ([("u-2", 2.0, 2.5, 2), ("u-1", 3.0, 3.75, 3)], True, None),  # order may differ
+        ([("u-2", 2.0, 2.5, 2), ("u-1", 3.0, 3.75, 3)], False, "said exact"),
+        ([("u-1", 3.6, 4.0, 4)], True, "outside"),  # a lower bound above the truth
+        ([("u-3", 0.5, 0.9, 2)], True, "outside"),  # an upper bound below it
+        ([("u-1", 3.5, 3.5, 5)], True, "runs > exact"),
+        ([("u-9", 0.0, 0.0, 0)], True, None),  # an id with no runs: cost 0 within [0, 0]
+    ],
+)
+def test_top_users_answers_are_checked_against_the_exact_sums(
+    rows: list[tuple[str, float, float | None, int]], approximate: bool, needle: str | None
+) -> None:
+    errors = top_errors(EXACT_USERS, top_body(rows, approximate))
+    if needle is None:
+        assert errors == []
+    else:
+        assert any(needle in e for e in errors), errors

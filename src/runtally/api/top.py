@@ -2,8 +2,9 @@
 
 Clean days and hours come from their top-K rows (``rollup_top_daily``/``_hourly``:
 each bucket's K ids by cost and an exact remainder), dirty hours and range edges from raw
-rows (every id listed, exact), all in the request's snapshot; ``topk.rank`` merges them
-and says whether the merged ranking may differ from the exact one, with the bound.
+rows (every id listed, exact), all in the request's snapshot; ``store.top_rank`` merges
+and ranks them in Postgres as ``topk.rank`` would (only the top rows come back) and says
+whether the merged ranking may differ from the exact one, with the bound.
 Buckets rolled before top-K rows existed are read raw within retention, else left out
 (the note says how many).
 
@@ -20,13 +21,19 @@ from datetime import datetime, timedelta
 from runtally.api.hourplan import plan
 from runtally.api.planner import DAY, HOUR
 from runtally.api.rollups import dirty_markers
-from runtally.rollup.top_rows import read_top_rows
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
-from runtally.store.top import top_ids
-from runtally.topk import BucketTop, Ranking, rank
+from runtally.store.top_rank import ranked_top
+from runtally.topk import Ranking
 
 EXACT_SPAN = timedelta(hours=24)
+PRESENT_SQL = """
+SELECT true AS daily, bucket FROM rollup_top_daily
+WHERE project = $1 AND kind = $2 AND is_rest AND bucket = ANY($3::timestamptz[])
+UNION ALL
+SELECT false, bucket FROM rollup_top_hourly
+WHERE project = $1 AND kind = $2 AND is_rest AND bucket = ANY($4::timestamptz[])
+"""
 
 
 @dataclass
@@ -41,9 +48,14 @@ def exact_path(selection: Selection, cutoff: datetime) -> bool:
     return bool(selection.filters or selection.tags) or short
 
 
-async def _rolled(conn: Connection, table: str, project: str, buckets: list[datetime],
-                  kind: str) -> dict[datetime, BucketTop]:  # fmt: skip
-    return await read_top_rows(conn, table, project, buckets, kind) if buckets else {}
+async def _present(conn: Connection, project: str, kind: str, days: list[datetime],
+                   hours: list[datetime]) -> tuple[set[datetime], set[datetime]]:  # fmt: skip
+    """Which of ``days`` and ``hours`` have top-K rows of ``kind`` (every rolled bucket
+    has one remainder row per kind)."""
+    if not days and not hours:
+        return set(), set()
+    rows = await conn.fetch(PRESENT_SQL, project, kind, days, hours)
+    return {r["bucket"] for r in rows if r["daily"]}, {r["bucket"] for r in rows if not r["daily"]}
 
 
 async def _with_runs(conn: Connection, project: str, buckets: list[datetime]) -> int:
@@ -64,19 +76,21 @@ async def _with_runs(conn: Connection, project: str, buckets: list[datetime]) ->
 async def top_from_rollups(
     conn: Connection, selection: Selection, kind: str, limit: int, cutoff: datetime
 ) -> TopAnswer:
-    """The merged top ``limit`` of ``kind`` over ``selection`` (no filters)."""
+    """The merged top ``limit`` of ``kind`` over ``selection`` (no filters).
+
+    Three statements whatever the range: which buckets have top-K rows, then one ranking
+    of those rows and every raw interval (``store.top_rank``), plus a count of the
+    buckets left out when some lack rows before raw retention.
+    """
+    project = selection.project
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     segments = plan(selection.start, selection.end, dirty_hours, dirty_days)
-    raw = list(segments.raw) + list(segments.trimmed)
-    days = await _rolled(conn, "rollup_top_daily", selection.project, segments.daily, kind)
-    hours = await _rolled(conn, "rollup_top_hourly", selection.project, segments.hourly, kind)
-    buckets = [days[d] for d in segments.daily if d in days]
-    buckets += [hours[h] for h in segments.hourly if h in hours]
+    days, hours = await _present(conn, project, kind, segments.daily, segments.hourly)
     missing = [(d, d + DAY) for d in segments.daily if d not in days]
     missing += [(h, h + HOUR) for h in segments.hourly if h not in hours]
-    raw += [span for span in missing if span[0] >= cutoff]
-    lost = await _with_runs(conn, selection.project, [s for s, _ in missing if s < cutoff])
-    for start, end in sorted(raw):
-        buckets.append((await top_ids(conn, selection.during(start, end), None, (kind,)))[kind])
+    raw = [*segments.raw, *segments.trimmed, *(span for span in missing if span[0] >= cutoff)]
+    lost = await _with_runs(conn, project, [s for s, _ in missing if s < cutoff])
+    rolled = (sorted(days), sorted(hours))
+    ranking = await ranked_top(conn, project, kind, rolled, sorted(raw), limit)
     note = f"{lost} bucket(s) before raw retention have no top-K rows and are left out"
-    return TopAnswer(rank(buckets, limit), note if lost else None)
+    return TopAnswer(ranking, note if lost else None)
