@@ -27,6 +27,7 @@ Bounds = tuple[float | None, float | None]  # exact (min, max) to clamp to, or N
 # Dense cells per pass (int64: ~32 MB); more sketches than fit are done in slices.
 MAX_CELLS = 1 << 22
 
+_NAMES = [name for name, _ in QUANTILES]
 _values: dict[int, float] = {}  # bucket_value by key: the same float, computed once
 
 
@@ -118,10 +119,8 @@ def quantiles_of(
         raise ValueError("one (low, high) per sketch")
     out = []
     for found, (low, high) in zip(_unclamped(sketches), bounds, strict=True):
-        row: dict[str, float | None] = {}
-        for (name, _), value in zip(QUANTILES, found, strict=True):
-            if value is not None and low is not None and high is not None:
-                value = min(max(value, low), high)
-            row[name] = value
-        out.append(row)
+        # A row is all None (an empty sketch) or all values.
+        if found[0] is not None and low is not None and high is not None:
+            found = [min(max(value, low), high) for value in found]  # type: ignore[type-var]
+        out.append(dict(zip(_NAMES, found, strict=True)))
     return out

@@ -26,6 +26,7 @@ _ELEMENTS = {
     INT4_OID: np.dtype([("size", ">i4"), ("value", ">i4")]),
     INT8_OID: np.dtype([("size", ">i4"), ("value", ">i8")]),
 }
+_ITEMSIZES = {oid: element.itemsize for oid, element in _ELEMENTS.items()}
 _SIZES = {element: element["value"].itemsize for element in _ELEMENTS.values()}
 _HEADER = struct.Struct(">iiiii")  # ndim, has nulls, oid, length, lower bound
 _EMPTY = struct.Struct(">iii")  # an empty array: ndim 0, has nulls, oid
@@ -38,6 +39,11 @@ def sent(column: str) -> str:
 
 def _header(blob: bytes) -> tuple[int, int]:
     """``(elements, element type oid)`` of one encoded array, its layout checked."""
+    if len(blob) >= _HEADER.size:  # the common case in one unpack; anything odd below
+        ndim, nulls, oid, length, _ = _HEADER.unpack_from(blob)
+        size = _ITEMSIZES.get(oid)
+        if ndim == 1 and not nulls and size and len(blob) == _HEADER.size + length * size:
+            return length, oid
     if len(blob) >= _EMPTY.size and _EMPTY.unpack_from(blob)[0] == 0:
         if len(blob) != _EMPTY.size:
             raise ValueError("empty int array with trailing bytes")
