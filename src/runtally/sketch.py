@@ -17,6 +17,7 @@ from itertools import accumulate
 
 import datasketches
 import numpy as np
+import numpy.typing as npt
 from ddsketch.mapping import LogarithmicMapping
 
 RELATIVE_ACCURACY = 0.01
@@ -33,6 +34,8 @@ QUANTILES: tuple[tuple[str, float], ...] = (
     ("p99", 0.99),
 )
 HLL_LG_K = 12
+# Bin keys or counts as stored: a sequence of ints, or an int64 numpy array.
+Ints = Sequence[int] | npt.NDArray[np.int64]
 
 
 def bucket_key(value: float) -> int:
@@ -67,7 +70,8 @@ class LatencySketch:
     counts) arrays, and the first read of ``bins`` folds them all in one numpy pass.
     A read answer merges dozens to thousands of rows of a few hundred bins each, which
     per-bin dict updates in Python would make the largest cost of a request. Arrays
-    handed to ``from_arrays`` must not be mutated afterwards.
+    handed to ``from_arrays`` (sequences of ints or int numpy arrays) must not be mutated
+    afterwards.
     """
 
     __slots__ = ("_bins", "_pending", "zero")
@@ -75,10 +79,10 @@ class LatencySketch:
     def __init__(self, zero: int = 0, bins: Mapping[int, int] | None = None) -> None:
         self.zero = zero
         self._bins: dict[int, int] = dict(bins) if bins else {}
-        self._pending: list[tuple[Sequence[int], Sequence[int]]] = []
+        self._pending: list[tuple[Ints, Ints]] = []
 
     @classmethod
-    def from_arrays(cls, zero: int, keys: Sequence[int], counts: Sequence[int]) -> LatencySketch:
+    def from_arrays(cls, zero: int, keys: Ints, counts: Ints) -> LatencySketch:
         """Build from the parallel arrays stored in rollup rows (kept by reference)."""
         if len(keys) != len(counts):
             raise ValueError("keys and counts differ in length")
@@ -113,7 +117,7 @@ class LatencySketch:
         if self._bins:
             parts.append(self._bins_part())
         if len(parts) == 1:
-            keys, counts = parts[0]
+            keys, counts = (_ints(seq) for seq in parts[0])
             self._bins = dict(zip(keys, counts, strict=True))
         elif sum(len(keys) for keys, _ in parts) <= SMALL_FOLD:
             self._bins = _add_parts(parts)
@@ -146,6 +150,13 @@ class LatencySketch:
         self._pending.extend(other._pending)
         if other._bins:
             self._pending.append(other._bins_part())
+
+    def parts(self) -> list[tuple[Ints, Ints]]:
+        """Parallel (keys, counts) sequences whose sum is ``bins``, without folding them
+        (for ``runtally.quantiles``); keys may repeat across parts. Do not mutate."""
+        if self._bins:
+            return [*self._pending, self._bins_part()]
+        return list(self._pending)
 
     def _bins_part(self) -> tuple[list[int], list[int]]:
         """The folded bins as a pending (keys, counts) part (copies: ``_bins`` may change)."""
@@ -207,6 +218,14 @@ class LatencySketch:
                 value = min(max(value, low), high)
             out[name] = value
         return out
+
+
+def _ints(values: Ints) -> Sequence[int]:
+    """Python ints of a numpy array (``dict`` keys must not be numpy scalars)."""
+    if isinstance(values, np.ndarray):
+        converted: list[int] = values.tolist()
+        return converted
+    return values
 
 
 def hll_from_values(values: Iterable[str]) -> bytes | None:

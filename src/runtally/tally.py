@@ -74,8 +74,13 @@ class Tally:
     price_versions: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Tally:
-        """Build from a record with the ``ROLLUP_FIELDS`` columns."""
+    def from_row(cls, row: Mapping[str, Any], latency: LatencySketch | None = None) -> Tally:
+        """Build from a record with the ``ROLLUP_FIELDS`` columns; ``latency``, when
+        given, is the row's sketch already decoded (its bin columns are then not read)."""
+        if latency is None:
+            latency = LatencySketch.from_arrays(
+                row["lat_zero"], row["lat_keys"] or [], row["lat_counts"] or []
+            )
         tally = cls(
             runs=row["runs"],
             successes=row["successes"],
@@ -83,9 +88,7 @@ class Tally:
             duration_sum=row["duration_sum"],
             duration_min=row["duration_min"],
             duration_max=row["duration_max"],
-            latency=LatencySketch.from_arrays(
-                row["lat_zero"], row["lat_keys"] or [], row["lat_counts"] or []
-            ),
+            latency=latency,
             input_tokens=row["input_tokens"],
             output_tokens=row["output_tokens"],
             cache_read_tokens=row["cache_read_tokens"],

@@ -17,14 +17,22 @@ Part = tuple[GroupKey, Tally]
 
 
 def fold(parts: Iterable[Part], key: Callable[[GroupKey], K | None]) -> dict[K, Tally]:
-    """Merge parts by ``key(group)``; parts whose key is ``None`` are left out."""
+    """Merge parts by ``key(group)``; parts whose key is ``None`` are left out.
+
+    Parts are never modified. A key with a single part maps to that part itself (most
+    buckets of a series have one): treat the result as read-only.
+    """
     out: dict[K, Tally] = {}
+    owned: set[K] = set()  # keys whose tally is a copy this fold may merge into
     for group, tally in parts:
         k = key(group)
         if k is None:
             continue
-        if k in out:
-            out[k].merge(tally)
-        else:
-            out[k] = Tally.merged([tally])  # a copy: parts stay untouched
+        if k not in out:
+            out[k] = tally
+            continue
+        if k not in owned:
+            out[k] = Tally.merged([out[k]])  # a copy: parts stay untouched
+            owned.add(k)
+        out[k].merge(tally)
     return out

@@ -12,12 +12,16 @@ from typing import Any
 from runtally.api.parts import Part
 from runtally.api.planner import DAY, HOUR, floor_to
 from runtally.cube import FULL, GroupKey
+from runtally.sketch import LatencySketch
+from runtally.store.intarrays import int_arrays, sent
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
+# Read as binary arrays and decoded by numpy (``store.intarrays``): no Python int per bin.
+_BINS = frozenset({"lat_keys", "lat_counts"})
 
 
 async def dirty_markers(
@@ -53,7 +57,9 @@ def _rollup_sql(
     table: str, selection: Selection, buckets: list[datetime], distinct: bool, dims: int
 ) -> tuple[str, list[Any]]:
     skip = frozenset() if distinct else _NO_SKETCHES
-    columns = ", ".join(f"NULL::bytea AS {c}" if c in skip else c for c in ROLLUP_FIELDS)
+    columns = ", ".join(
+        f"NULL::bytea AS {c}" if c in skip else sent(c) if c in _BINS else c for c in ROLLUP_FIELDS
+    )
     args: list[Any] = [selection.project, buckets, dims]
     clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
     clauses += equals(sorted(selection.filters.items()), args)
@@ -88,7 +94,12 @@ async def rollup_parts(
         return []
     sql, args = _rollup_sql(table, selection, buckets, distinct, dims)
     rows = await conn.fetch(sql, *args)
+    keys = int_arrays([r["lat_keys"] for r in rows])
+    counts = int_arrays([r["lat_counts"] for r in rows])
     return [
-        (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims), Tally.from_row(r))
-        for r in rows
+        (
+            GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims),
+            Tally.from_row(r, LatencySketch.from_arrays(r["lat_zero"], k, c)),
+        )
+        for r, k, c in zip(rows, keys, counts, strict=True)
     ]

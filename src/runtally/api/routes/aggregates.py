@@ -35,7 +35,7 @@ from runtally.api.schemas import (
     Summary,
     Timeseries,
 )
-from runtally.api.views import tally_fields
+from runtally.api.views import tallies_fields, tally_fields
 from runtally.config import Settings
 from runtally.localtime import label, zone_name
 from runtally.store.selection import Selection
@@ -113,7 +113,9 @@ async def summary(
 
 
 def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo) -> list[Point]:
-    return [Point(bucket=label(b, tz), **tally_fields(tallies.get(b) or Tally())) for b in buckets]
+    empty = Tally()
+    fields = tallies_fields([tallies.get(b) or empty for b in buckets])
+    return [Point(bucket=label(b, tz), **f) for b, f in zip(buckets, fields, strict=True)]
 
 
 def _series(
@@ -193,7 +195,8 @@ async def breakdown(
         key_of = _key_of(dim)
         groups = fold(parts, lambda g: key_of(g) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
-        rows = [BreakdownRow(key=k, **tally_fields(groups[k])) for k in order]
+        fields = tallies_fields([groups[k] for k in order])
+        rows = [BreakdownRow(key=k, **f) for k, f in zip(order, fields, strict=True)]
         if dim.tag is not None and OTHER in groups:
             basis.note = f"`{OTHER}`: values beyond the per-bucket cap, summed"
     return Breakdown(**_ranged(selection, tz), by=by, rows=rows, basis=basis)
