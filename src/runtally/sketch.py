@@ -54,11 +54,11 @@ def bucket_value(key: int) -> float:
 SMALL_FOLD = 256
 
 
-def _add_parts(parts: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[int, int]:
+def _add_parts(parts: Sequence[tuple[Ints, Ints]]) -> dict[int, int]:
     """The (key, count) parts added per key, empty bins dropped (as the numpy fold does)."""
     total: dict[int, int] = {}
     for keys, counts in parts:
-        for key, count in zip(keys, counts, strict=True):
+        for key, count in zip(_ints(keys), _ints(counts), strict=True):
             total[key] = total.get(key, 0) + count
     return {key: count for key, count in total.items() if count}
 
