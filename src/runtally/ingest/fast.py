@@ -1,0 +1,237 @@
+"""Fast path of the decode step: the common, well-formed payload straight to its row.
+
+``fast_record`` decodes a payload with msgspec into loosely typed fields, checks the
+rules of ``events.RunEvent`` itself, and builds the priced ``agent_runs`` row. It is an
+accelerator, not a second definition of the wire format: it answers only for payloads
+it can prove valid and returns ``None`` for anything else (a failed rule, an unusual
+spelling, a value outside the storable window), and the caller then runs the pydantic
+path (``decode.decode_entry``), which accepts or rejects with its own reason.
+
+Contract, pinned by a differential test over the malformed corpus and generated inputs:
+whenever ``fast_record`` returns a row, ``parse_event`` accepts the payload, the window
+accepts the event, and the row equals ``prepare.priced_record`` of that event.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from math import isfinite
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from runtally.events import compact_json
+from runtally.ingest.decode import Window
+from runtally.ingest.pricer import Pricer
+from runtally.limits import (
+    MAX_COST_USD,
+    MAX_ERROR_MESSAGE,
+    MAX_IDENT,
+    MAX_METADATA_BYTES,
+    MAX_NAME,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MAX_TOKENS,
+    PROJECT_PATTERN,
+)
+from runtally.store.writes import RunRecord, metadata_json, tags_json
+
+_ONE_MS = timedelta(milliseconds=1)
+_MAX_COST = Decimal(MAX_COST_USD)
+# pydantic's pattern is a Rust regex, whose ``$`` never matches before a final newline;
+# Python's does, so the pattern's anchors are replaced by ``fullmatch``.
+_PROJECT = re.compile(PROJECT_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
+# Plain RFC 3339 ('T', 'Z' or ±HH:MM, ASCII digits), at most 6 fraction digits: pydantic
+# truncates longer fractions where some parsers round; rare spellings take its path.
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
+# pydantic's JSON parser refuses nesting deeper than ~200 levels; metadata nested at all
+# deeply takes the pydantic path (any '[' or '{' counts, even inside strings: cautious).
+_MAX_BRACKETS = 64
+# An escaped NUL (U+0000) anywhere in the payload: the pydantic path words the reason.
+_ESCAPED_NUL = b"\\u0000"
+
+
+class Wire(msgspec.Struct, forbid_unknown_fields=True):
+    """The wire fields of ``RunEvent``, same names, loosely typed (checked after)."""
+
+    event_id: UUID
+    agent: str
+    model: str
+    started_at: str
+    project: str = "default"
+    ended_at: str | None = None
+    duration_ms: float | None = None
+    status: str = "success"
+    error_type: str | None = None
+    error_message: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    time_to_first_token_ms: float | None = None
+    cost_usd: int | float | None = None
+    trace_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Timed(msgspec.Struct, frozen=True):
+    """What a price table reads of an event (``pricing.PriceTable.cost``)."""
+
+    model: str
+    started_at: datetime
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+
+
+_decode = msgspec.json.Decoder(Wire).decode
+
+
+def fast_record(raw: bytes, window: Window, prices: Pricer) -> RunRecord | None:
+    """The priced row of payload ``raw``, or ``None``: then ask the pydantic path."""
+    if _ESCAPED_NUL in raw:
+        return None
+    try:
+        wire = _decode(raw)
+    except Exception:  # malformed, wrong types, too deep...: the slow path says why
+        return None
+    if wire.metadata is not None and raw.count(b"[") + raw.count(b"{") > _MAX_BRACKETS:
+        return None
+    if not (_texts_ok(wire) and _numbers_ok(wire) and _maps_ok(wire)):
+        return None
+    started = _instant(wire.started_at)
+    if started is None or not window.accepts(started):
+        return None
+    timing = _timing(wire, started)
+    if timing is None:
+        return None
+    return _record(wire, started, timing[0], timing[1], prices)
+
+
+def _instant(text: str) -> datetime | None:
+    """The aware instant ``text`` spells in plain RFC 3339, else None."""
+    if not _INSTANT(text):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # e.g. month 13, offset of 24 hours
+        return None
+
+
+def _texts_ok(w: Wire) -> bool:
+    """Lengths and patterns of the string fields (``RunEvent``'s Name, Ident, project)."""
+    if not (0 < len(w.agent) <= MAX_NAME and 0 < len(w.model) <= MAX_NAME):
+        return False
+    if w.project != "default" and not _PROJECT(w.project):
+        return False
+    status, error_type = w.status, w.error_type
+    if status == "success":
+        if error_type is not None:
+            return False
+    elif status != "error" or error_type is None or not 0 < len(error_type) <= MAX_NAME:
+        return False
+    for ident in (w.trace_id, w.session_id, w.user_id):
+        if ident is not None and not 0 < len(ident) <= MAX_IDENT:
+            return False
+    return True
+
+
+def _numbers_ok(w: Wire) -> bool:
+    """Token counts in range, cached ones within input, milliseconds finite and >= 0."""
+    for tokens in (w.input_tokens, w.output_tokens, w.cache_read_tokens, w.cache_write_tokens):
+        if tokens is not None and not 0 <= tokens <= MAX_TOKENS:
+            return False
+    cached = (w.cache_read_tokens or 0) + (w.cache_write_tokens or 0)
+    if cached and cached > (w.input_tokens or 0):
+        return False
+    for millis in (w.duration_ms, w.time_to_first_token_ms):
+        if millis is not None and not (isfinite(millis) and millis >= 0):
+            return False
+    return True
+
+
+def _maps_ok(w: Wire) -> bool:
+    """Tags (count, key and value lengths) and metadata (compact JSON size)."""
+    tags, metadata = w.tags, w.metadata
+    if tags is not None:
+        if len(tags) > MAX_TAGS:
+            return False
+        for key, value in tags.items():
+            if not 0 < len(key) <= MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
+                return False
+    if metadata is not None:
+        return len(compact_json(metadata).encode()) <= MAX_METADATA_BYTES
+    return True
+
+
+def _timing(w: Wire, started: datetime) -> tuple[datetime, float] | None:
+    """(ended_at, duration_ms) as ``RunEvent._derive_timing`` derives them, else None."""
+    duration = w.duration_ms
+    try:
+        if w.ended_at is None:
+            if duration is None:
+                return None
+            ended = started + timedelta(0, 0, 0, duration)
+        else:
+            found = _instant(w.ended_at)
+            if found is None:
+                return None
+            ended = found
+            measured = (ended - started) / _ONE_MS
+            if measured < 0:
+                return None
+            if duration is None:
+                duration = measured
+            elif abs(measured - duration) > 1.0:  # events.DURATION_TOLERANCE_MS
+                return None
+        ended = ended.astimezone(UTC)
+    except OverflowError:
+        return None
+    ttft = w.time_to_first_token_ms
+    if ttft is not None and ttft > duration:
+        return None
+    return ended, duration
+
+
+def _cost(w: Wire, started: datetime, prices: Pricer) -> tuple[Any, ...] | None:
+    """(cost, cost source, price version) as ``prepare.priced_record`` picks them."""
+    sent = w.cost_usd
+    if sent is not None:
+        cost = Decimal(repr(sent)) if isinstance(sent, float) else Decimal(sent)
+        if not (cost.is_finite() and 0 <= cost <= _MAX_COST):
+            return None
+        return cost, "event", None
+    timed = Timed(w.model, started, w.input_tokens, w.output_tokens,
+                  w.cache_read_tokens, w.cache_write_tokens)  # fmt: skip
+    priced, version = prices.cost(timed)
+    return priced, None if priced is None else "price_table", version
+
+
+def _record(
+    w: Wire, started: datetime, ended: datetime, duration: float, prices: Pricer
+) -> RunRecord | None:
+    """The ``agent_runs`` row in ``writes.COLUMNS`` order (as ``writes.run_record``)."""
+    cost = _cost(w, started, prices)
+    if cost is None:
+        return None
+    message = w.error_message
+    if message is not None:
+        message = message[:MAX_ERROR_MESSAGE]
+    return (
+        w.event_id, w.project, w.agent, w.model, started.astimezone(UTC), ended,
+        duration, w.status, w.error_type, message, w.input_tokens, w.output_tokens,
+        w.cache_read_tokens, w.cache_write_tokens, w.time_to_first_token_ms, *cost,
+        w.trace_id, w.session_id, w.user_id, tags_json(w.tags),
+        metadata_json(w.metadata),
+    )  # fmt: skip
