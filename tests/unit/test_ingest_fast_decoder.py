@@ -207,6 +207,15 @@ def test_byte_mutations(i: int, edits: list[tuple[int, int, int]]) -> None:
     check(bytes(raw))
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1E999"])
+@pytest.mark.parametrize("key", ["duration_ms", "time_to_first_token_ms", "cost_usd"])
+def test_non_finite_numbers(number: str, key: str) -> None:
+    event = {**event_dict(3, NOW, duration_ms=1e9), key: 12345.5}
+    raw = payload(event).replace(b"12345.5", number.encode())
+    assert number.encode() in raw
+    assert not check(raw)
+
+
 @pytest.mark.parametrize("depth", [50, 60, 100, 190, 200, 1500])
 def test_deep_metadata(depth: int) -> None:
     text = json.dumps(event_dict(1, NOW))[:-1]

@@ -1,7 +1,7 @@
 """Fast path of the decode step: the common, well-formed payload straight to its row.
 
-``fast_record`` decodes a payload with msgspec into loosely typed fields, checks the
-rules of ``events.RunEvent`` itself, and builds the priced ``agent_runs`` row. It is an
+``fast_record`` decodes a payload with msgspec under ``events.RunEvent``'s field limits,
+checks the model's cross-field rules itself, and builds the priced ``agent_runs`` row. It is an
 accelerator, not a second definition of the wire format: it answers only for payloads
 it can prove valid and returns ``None`` for anything else (a failed rule, an unusual
 spelling, a value outside the storable window), and the caller then runs the pydantic
@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from math import isfinite
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 
 from runtally.events import compact_json
 from runtally.ingest.decode import Window
@@ -58,29 +58,40 @@ _MAX_BRACKETS = 64
 _ESCAPED_NUL = b"\\u0000"
 
 
+# RunEvent's field constraints that msgspec checks in C while decoding (same limits; a
+# value outside them fails the decode, and the pydantic path then words the reason).
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+Ident = Annotated[str, Meta(min_length=1, max_length=MAX_IDENT)]
+Tokens = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+Millis = Annotated[float, Meta(ge=0)]  # msgspec refuses non-finite JSON numbers itself
+TagKey = Annotated[str, Meta(min_length=1, max_length=MAX_TAG_KEY)]
+TagValue = Annotated[str, Meta(max_length=MAX_TAG_VALUE)]
+Tags = Annotated[dict[TagKey, TagValue], Meta(max_length=MAX_TAGS)]
+
+
 class Wire(msgspec.Struct, forbid_unknown_fields=True):
-    """The wire fields of ``RunEvent``, same names, loosely typed (checked after)."""
+    """The wire fields of ``RunEvent``, same names; the cross-field rules are checked after."""
 
     event_id: UUID
-    agent: str
-    model: str
+    agent: Name
+    model: Name
     started_at: str
     project: str = "default"
     ended_at: str | None = None
-    duration_ms: float | None = None
-    status: str = "success"
-    error_type: str | None = None
+    duration_ms: Millis | None = None
+    status: Literal["success", "error"] = "success"
+    error_type: Name | None = None
     error_message: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    time_to_first_token_ms: float | None = None
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_read_tokens: Tokens | None = None
+    cache_write_tokens: Tokens | None = None
+    time_to_first_token_ms: Millis | None = None
     cost_usd: int | float | None = None
-    trace_id: str | None = None
-    session_id: str | None = None
-    user_id: str | None = None
-    tags: dict[str, str] | None = None
+    trace_id: Ident | None = None
+    session_id: Ident | None = None
+    user_id: Ident | None = None
+    tags: Tags | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -108,7 +119,7 @@ def fast_record(raw: bytes, window: Window, prices: Pricer) -> RunRecord | None:
         return None
     if wire.metadata is not None and raw.count(b"[") + raw.count(b"{") > _MAX_BRACKETS:
         return None
-    if not (_texts_ok(wire) and _numbers_ok(wire) and _maps_ok(wire)):
+    if not _rules_ok(wire):
         return None
     started = _instant(wire.started_at)
     if started is None or not window.accepts(started):
@@ -129,50 +140,18 @@ def _instant(text: str) -> datetime | None:
         return None
 
 
-def _texts_ok(w: Wire) -> bool:
-    """Lengths and patterns of the string fields (``RunEvent``'s Name, Ident, project)."""
-    if not (0 < len(w.agent) <= MAX_NAME and 0 < len(w.model) <= MAX_NAME):
-        return False
+def _rules_ok(w: Wire) -> bool:
+    """The rules msgspec does not check: project pattern, error type with status, cached
+    tokens within input, metadata's compact JSON size."""
     if w.project != "default" and not _PROJECT(w.project):
         return False
-    status, error_type = w.status, w.error_type
-    if status == "success":
-        if error_type is not None:
-            return False
-    elif status != "error" or error_type is None or not 0 < len(error_type) <= MAX_NAME:
+    if (w.status == "error") is (w.error_type is None):
         return False
-    for ident in (w.trace_id, w.session_id, w.user_id):
-        if ident is not None and not 0 < len(ident) <= MAX_IDENT:
-            return False
-    return True
-
-
-def _numbers_ok(w: Wire) -> bool:
-    """Token counts in range, cached ones within input, milliseconds finite and >= 0."""
-    for tokens in (w.input_tokens, w.output_tokens, w.cache_read_tokens, w.cache_write_tokens):
-        if tokens is not None and not 0 <= tokens <= MAX_TOKENS:
-            return False
     cached = (w.cache_read_tokens or 0) + (w.cache_write_tokens or 0)
     if cached and cached > (w.input_tokens or 0):
         return False
-    for millis in (w.duration_ms, w.time_to_first_token_ms):
-        if millis is not None and not (isfinite(millis) and millis >= 0):
-            return False
-    return True
-
-
-def _maps_ok(w: Wire) -> bool:
-    """Tags (count, key and value lengths) and metadata (compact JSON size)."""
-    tags, metadata = w.tags, w.metadata
-    if tags is not None:
-        if len(tags) > MAX_TAGS:
-            return False
-        for key, value in tags.items():
-            if not 0 < len(key) <= MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
-                return False
-    if metadata is not None:
-        return len(compact_json(metadata).encode()) <= MAX_METADATA_BYTES
-    return True
+    metadata = w.metadata
+    return metadata is None or len(compact_json(metadata).encode()) <= MAX_METADATA_BYTES
 
 
 def _timing(w: Wire, started: datetime) -> tuple[datetime, float] | None:
