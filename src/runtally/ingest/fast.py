@@ -9,7 +9,8 @@ path (``decode.decode_entry``), which accepts or rejects with its own reason.
 
 Contract, pinned by a differential test over the malformed corpus and generated inputs:
 whenever ``fast_record`` returns a row, ``parse_event`` accepts the payload, the window
-accepts the event, and the row equals ``prepare.priced_record`` of that event.
+accepts the event, and the row equals ``prepare.priced_record`` of that event (the
+tags and metadata texts as JSON values: the same jsonb).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from runtally.limits import (
     MAX_TOKENS,
     PROJECT_PATTERN,
 )
-from runtally.store.writes import RunRecord, metadata_json, tags_json
+from runtally.store.writes import RunRecord
 
 _ONE_MS = timedelta(milliseconds=1)
 _MAX_COST = Decimal(MAX_COST_USD)
@@ -107,6 +108,17 @@ class Timed(msgspec.Struct, frozen=True):
 
 
 _decode = msgspec.json.Decoder(Wire).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _json_text(value: dict[str, Any] | None) -> str | None:
+    """The JSON text of tags or metadata for their jsonb columns.
+
+    Not byte for byte ``writes.tags_json``/``metadata_json`` (compact, UTF-8 unescaped,
+    msgspec's float spelling) but the same JSON value, hence the same jsonb: ~10x
+    cheaper. Only for decoded payloads: their strings are valid Unicode without NUL.
+    """
+    return None if value is None else _encode(value).decode()
 
 
 def fast_record(raw: bytes, window: Window, prices: Pricer) -> RunRecord | None:
@@ -211,6 +223,5 @@ def _record(
         w.event_id, w.project, w.agent, w.model, started.astimezone(UTC), ended,
         duration, w.status, w.error_type, message, w.input_tokens, w.output_tokens,
         w.cache_read_tokens, w.cache_write_tokens, w.time_to_first_token_ms, *cost,
-        w.trace_id, w.session_id, w.user_id, tags_json(w.tags),
-        metadata_json(w.metadata),
+        w.trace_id, w.session_id, w.user_id, _json_text(w.tags), _json_text(w.metadata),
     )  # fmt: skip
