@@ -75,12 +75,22 @@ class EventStream:
 
     async def read(self, count: int, block_ms: int | None) -> list[Entry]:
         """Up to ``count`` never-delivered entries, waiting at most ``block_ms`` for one."""
-        reply = await self.client.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
-        )
+        block = () if block_ms is None else ("BLOCK", block_ms)
+        # The command named "XREADGROUP GROUP" (redis-py sends the words as separate
+        # arguments): redis-py has no reply callback under that name, so the entries come
+        # back as hiredis parsed them, [[stream, [[id, [field, value, ...]], ...]]], without
+        # the per-entry Python parsing of xreadgroup() (a few % of ingest's CPU).
+        reply = await self.client.execute_command(  # type: ignore[no-untyped-call]
+            "XREADGROUP GROUP", self.group, self.consumer, "COUNT", count, *block,
+            "STREAMS", self.stream, ">",
+        )  # fmt: skip
         if not reply:
             return []
-        return [Entry(i.decode(), f or {}) for i, f in reply[0][1]]
+        entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+        return [
+            Entry(i.decode(), {f[0]: f[1]} if f and len(f) == 2 else _field_map(f))
+            for i, f in entries
+        ]
 
     async def claim_idle(
         self, min_idle_ms: int, count: int, skip: Collection[str] = ()
@@ -199,3 +209,8 @@ class EventStream:
                 return (None if lag is None else int(lag)), int(info["pending"])
         # No group yet (ingest not started): nothing was delivered, every entry is lag.
         return int(await self.client.xlen(self.stream)), 0
+
+
+def _field_map(flat: list[bytes] | None) -> dict[bytes, bytes]:
+    """``[k1, v1, k2, v2, ...]`` (or nil, for an entry deleted meanwhile) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
