@@ -9,7 +9,7 @@ fields are rejected with a precise reason (see ``parse_event``). After validatio
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -46,9 +46,10 @@ SCHEMA_VERSION = 1
 # ended_at - started_at and duration_ms may differ by rounding of the publisher's clock.
 DURATION_TOLERANCE_MS = 1.0
 _ONE_MS = timedelta(milliseconds=1)
+END_RANGE_REASON = "ended_at falls after 9999-12-31 in UTC (too long a duration_ms?)"
 # json.dumps(value, separators=(",", ":"), ensure_ascii=False), without building a new
 # encoder per call as json.dumps does for non-default arguments.
-_compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 ProjectName = Annotated[str, StringConstraints(pattern=PROJECT_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
@@ -73,6 +74,19 @@ Cost = Annotated[
     # On the wire cost is a JSON number, never a string.
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
+
+
+def _end(start: datetime, millis: float) -> datetime:
+    """``start`` + ``millis`` ms: a ``ValueError``, not an ``OverflowError`` (which no
+    caller expects), when that instant is past 9999-12-31 in UTC, where no row can go."""
+    try:
+        # Positional milliseconds: same value as the keyword form, cheaper to call.
+        end = start + timedelta(0, 0, 0, millis)
+        if end.year == 9999:  # its UTC instant may fall past the year 9999
+            end.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(END_RANGE_REASON) from None
+    return end
 
 
 class InvalidEvent(ValueError):
@@ -155,7 +169,7 @@ class RunEvent(BaseModel):
     def _check_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        text = _compact_json(value)
+        text = compact_json(value)
         if "\\u0000" in text:
             raise ValueError(NUL_REASON)
         size = len(text.encode())
@@ -191,9 +205,10 @@ class RunEvent(BaseModel):
         if ended_at is None:
             if duration_ms is None:
                 raise ValueError("one of ended_at or duration_ms is required")
-            # Positional milliseconds: same value as the keyword form, cheaper to call.
-            self.ended_at = self.started_at + timedelta(0, 0, 0, duration_ms)
+            self.ended_at = _end(self.started_at, duration_ms)
             return duration_ms
+        if ended_at.year == 9999:
+            _end(ended_at, 0)
         measured = (ended_at - self.started_at) / _ONE_MS
         if measured < 0:
             raise ValueError("ended_at is before started_at")

@@ -58,6 +58,7 @@ ACCEPTED = [
     ("project charset", base(project="Team_1.prod-eu")),
     ("cost number", base(cost_usd=0.0123)),
     ("ttft within duration", base(time_to_first_token_ms=1500)),
+    ("end in 9999 in UTC too", base(duration_ms=..., ended_at="9999-12-31T23:00:00+05:00")),
 ]
 
 REJECTED = [
@@ -99,7 +100,12 @@ REJECTED = [
     ("nul in tag", base(tags={"k": "v\x00"}), "NUL character"),
     ("nul in metadata", base(metadata={"k": ["x\x00"]}), "NUL character"),
     ("metadata too big", base(metadata={"x": "y" * 17000}), "limit 16384"),
-]
+    # Past the last storable instant: a reason, never an OverflowError out of parse_event.
+    ("end past year 9999", base(duration_ms=1e18), "after 9999-12-31 in UTC"),
+    ("end far past 9999", base(duration_ms=1e300), "after 9999-12-31 in UTC"),
+    ("end past 9999 in UTC", base(duration_ms=..., ended_at="9999-12-31T23:00:00-05:00"),
+     "after 9999-12-31 in UTC"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "event"), ACCEPTED, ids=[a[0] for a in ACCEPTED])

@@ -152,6 +152,22 @@ async def test_ack_removes_pending_and_counts_stored_rows(backend: Harness) -> N
     assert await s.ack([entries[0].id], stored=0) == 0  # acknowledged already
 
 
+async def test_ack_of_a_large_batch_counts_every_id_once(backend: Harness) -> None:
+    """More ids than one XACK call of the Redis script takes (it acks 1000 at a time)."""
+    s = backend.stream()
+    await s.ensure_group()
+    for i in range(2501):
+        await backend.add({b"data": str(i).encode()})
+    entries = await s.read(3000, None)
+    assert len(entries) == 2501
+    ids = [e.id for e in entries]
+    assert await s.ack(ids[:2000] + ids[:10], stored=2000) == 2000  # repeats count once
+    assert await backend.pending() == 501
+    assert await s.ack(ids[1990:], stored=501) == 501
+    assert await backend.pending() == 0
+    assert await backend.stat("ingested") == 2501
+
+
 async def test_dead_letter_copies_and_acks_atomically(backend: Harness) -> None:
     s = backend.stream()
     await s.ensure_group()

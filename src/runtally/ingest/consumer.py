@@ -27,7 +27,8 @@ from runtally.ingest.acknowledge import Acknowledge
 from runtally.ingest.inhand import InHand
 from runtally.ingest.metrics import IngestMetrics
 from runtally.ingest.persist import Persist
-from runtally.ingest.prepare import Prepare, Pricer
+from runtally.ingest.prepare import Prepare
+from runtally.ingest.pricer import Pricer
 from runtally.ingest.read import Reader
 from runtally.ingest.retry import RedisRetry
 from runtally.ingest.store import BatchStore

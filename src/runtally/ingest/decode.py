@@ -47,6 +47,10 @@ class Window:
         set_(self, "_lowest", self.earliest - self.now)
         set_(self, "_highest", self.latest - self.now)
 
+    def accepts(self, started_at: datetime) -> bool:
+        """Whether an event started at ``started_at`` (aware) lies in the window."""
+        return self._lowest <= started_at - self.now <= self._highest
+
     def rejects(self, event: RunEvent) -> str | None:
         """Why ``event`` is outside the window (``events.check_window``), else None."""
         if self._lowest <= event.started_at - self.now <= self._highest:

@@ -10,21 +10,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Protocol
 
 from runtally.config import Settings
 from runtally.events import RunEvent
 from runtally.ingest.decode import Rejection, Window, decode_entry
+from runtally.ingest.fast import fast_record
+from runtally.ingest.pricer import Pricer
 from runtally.ingest.step import Step
 from runtally.store.writes import RunRecord, run_record
 from runtally.stream import DeadLetter, Entry
-
-
-class Pricer(Protocol):
-    """``runtally.pricing.PriceTable``: (cost or None when unpriced, table version)."""
-
-    def cost(self, event: RunEvent) -> tuple[Decimal | None, str | None]: ...
 
 
 def priced_record(event: RunEvent, prices: Pricer) -> RunRecord:
@@ -76,7 +70,7 @@ class Prepare:
         await self.next.close()
 
     def prepare(self, entries: list[Entry]) -> Prepared:
-        """Decode and price ``entries``."""
+        """Decode and price ``entries`` (``fast_record`` first, then ``decode_entry``)."""
         s = self.settings
         window = Window(self.clock(), s.clock_skew_s, s.raw_retention_days)
         out = Prepared(closed_at=self.monotonic())
@@ -87,6 +81,14 @@ class Prepare:
             if entry.deliveries > max_deliveries:
                 reject(too_many_deliveries(entry, max_deliveries))
                 continue
+            fields = entry.fields
+            # The fast path answers for well-formed events only; else pydantic decides.
+            if len(fields) == 1 and (raw := fields.get(b"data")) is not None:
+                record = fast_record(raw, window, prices)
+                if record is not None:
+                    add_record(record)
+                    add_entry(entry)
+                    continue
             decoded = decode_entry(entry, window)
             if isinstance(decoded, Rejection):
                 reject(DeadLetter(entry, decoded.reason))

@@ -21,7 +21,7 @@ from runtally.config import Settings
 from runtally.errors import safe_url
 from runtally.ingest.consumer import Consumer, utc_now
 from runtally.ingest.metrics import IngestMetrics
-from runtally.ingest.prepare import Pricer
+from runtally.ingest.pricer import Pricer
 from runtally.ingest.store import BatchStore
 from runtally.store.engine import create_pool
 from runtally.stream import EventStream

@@ -9,14 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from runtally.pricing.cost import ModelPrice
 from runtally.pricing.history import PriceHistory
 from runtally.pricing.names import candidates, loose
 
-if TYPE_CHECKING:
-    from runtally.events import RunEvent
+
+class PricedRun(Protocol):
+    """What ``PriceTable.cost`` reads of a run: a ``RunEvent`` or ingest's fast path's."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def input_tokens(self) -> int | None: ...
+    @property
+    def output_tokens(self) -> int | None: ...
+    @property
+    def cache_read_tokens(self) -> int | None: ...
+    @property
+    def cache_write_tokens(self) -> int | None: ...
+
 
 _LOOKUP_CACHE_MAX = 10_000
 
@@ -90,7 +105,7 @@ class PriceTable:
             return None
         return price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
 
-    def cost(self, event: RunEvent) -> tuple[Decimal | None, str | None]:
+    def cost(self, event: PricedRun) -> tuple[Decimal | None, str | None]:
         """(cost in USD or ``None`` when unpriced, this table's version).
 
         Unpriced: the model is unknown or has no price at ``started_at``, or the event

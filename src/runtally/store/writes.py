@@ -84,7 +84,8 @@ def run_record(
     return (
         *_KEY_FIELDS(values), values["started_at"].astimezone(UTC),
         values["ended_at"].astimezone(UTC), *_MEASURE_FIELDS(values), cost, cost_source,
-        price_version, *_ID_FIELDS(values), tags_json(values["tags"]), _json(values["metadata"]),
+        price_version, *_ID_FIELDS(values), tags_json(values["tags"]),
+        metadata_json(values["metadata"]),
     )  # fmt: skip
 
 
@@ -99,7 +100,8 @@ def tags_json(tags: dict[str, str] | None) -> str | None:
     return "{" + ", ".join([f"{_escape(k)}: {_escape(v)}" for k, v in tags.items()]) + "}"
 
 
-def _json(value: dict[str, Any] | None) -> str | None:
+def metadata_json(value: dict[str, Any] | None) -> str | None:
+    """``json.dumps(value)``: the text stored in the jsonb ``metadata`` column."""
     # Default arguments: json reuses its cached C encoder (custom separators would not).
     return None if value is None else json.dumps(value)
 

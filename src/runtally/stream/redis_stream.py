@@ -39,6 +39,24 @@ if dead > 0 then redis.call('HINCRBY', KEYS[3], 'dead', dead) end
 return dead
 """
 
+# KEYS: stream, stats hash. ARGV: group, rows stored, the ids joined by spaces: one
+# argument instead of one per id, as redis-py packs each argument in Python (~5% of
+# ingest's CPU with 2000 ids per batch). XACK takes the ids in chunks (Lua's unpack limit).
+ACK_LUA = """
+local acked, ids = 0, {}
+for id in string.gmatch(ARGV[3], '%S+') do
+    ids[#ids + 1] = id
+    if #ids == 1000 then
+        acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+        ids = {}
+    end
+end
+if #ids > 0 then acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids)) end
+local stored = tonumber(ARGV[2])
+if stored > 0 then redis.call('HINCRBY', KEYS[2], 'ingested', stored) end
+return acked
+"""
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -58,6 +76,7 @@ class EventStream:
         self.consumer = settings.consumer
         self.stats_key = settings.stats_key
         self._dead_letter_script = client.register_script(DEAD_LETTER_LUA)
+        self._ack_script = client.register_script(ACK_LUA)
 
     async def ensure_group(self) -> bool:
         """Create the consumer group (and the stream) unless it exists; True if created.
@@ -75,12 +94,22 @@ class EventStream:
 
     async def read(self, count: int, block_ms: int | None) -> list[Entry]:
         """Up to ``count`` never-delivered entries, waiting at most ``block_ms`` for one."""
-        reply = await self.client.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
-        )
+        block = () if block_ms is None else ("BLOCK", block_ms)
+        # The command named "XREADGROUP GROUP" (redis-py sends the words as separate
+        # arguments): redis-py has no reply callback under that name, so the entries come
+        # back as hiredis parsed them, [[stream, [[id, [field, value, ...]], ...]]], without
+        # the per-entry Python parsing of xreadgroup() (a few % of ingest's CPU).
+        reply = await self.client.execute_command(  # type: ignore[no-untyped-call]
+            "XREADGROUP GROUP", self.group, self.consumer, "COUNT", count, *block,
+            "STREAMS", self.stream, ">",
+        )  # fmt: skip
         if not reply:
             return []
-        return [Entry(i.decode(), f or {}) for i, f in reply[0][1]]
+        entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+        return [
+            Entry(i.decode(), {f[0]: f[1]} if f and len(f) == 2 else _field_map(f))
+            for i, f in entries
+        ]
 
     async def claim_idle(
         self, min_idle_ms: int, count: int, skip: Collection[str] = ()
@@ -133,15 +162,12 @@ class EventStream:
             )
 
     async def ack(self, ids: Sequence[str], stored: int) -> int:
-        """XACK ``ids`` and add ``stored`` to the ``ingested`` counter, atomically."""
+        """XACK ``ids`` and add ``stored`` to the ``ingested`` counter, atomically (one
+        script); how many of ``ids`` were pending."""
         if not ids:
             return 0
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xack(self.stream, self.group, *ids)
-        if stored:
-            pipe.hincrby(self.stats_key, "ingested", stored)
-        result = await pipe.execute()
-        return int(result[0])
+        args: list[str | int] = [self.group, stored, " ".join(ids)]
+        return int(await self._ack_script([self.stream, self.stats_key], args))
 
     async def dead_letter(self, letters: Sequence[DeadLetter], now: datetime) -> int:
         """XACK each entry and copy it to the dead stream, atomically; return how many.
@@ -199,3 +225,8 @@ class EventStream:
                 return (None if lag is None else int(lag)), int(info["pending"])
         # No group yet (ingest not started): nothing was delivered, every entry is lag.
         return int(await self.client.xlen(self.stream)), 0
+
+
+def _field_map(flat: list[bytes] | None) -> dict[bytes, bytes]:
+    """``[k1, v1, k2, v2, ...]`` (or nil, for an entry deleted meanwhile) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
