@@ -59,23 +59,26 @@ def capped(runs_of: dict[str, int], cap: int) -> dict[str, str]:
     return {v: v if v in kept else OTHER for v in runs_of}
 
 
+def stored_values(runs: list[kit.Run], tags: dict[Any, dict[str, str]]) -> list[Any]:
+    """(run, (hour, key), the value it is stored under after the hour's cap), for every
+    rolled-up key a run carries."""
+    carried = [(run, (kit.hour_of(run.started_at), key), tags[run.event_id][key])
+               for run in runs for key in KEYS if key in tags[run.event_id]]  # fmt: skip
+    raw: dict[tuple[datetime, str], Counter[str]] = defaultdict(Counter)
+    for _, group, value in carried:
+        raw[group][value] += 1
+    maps = {group: capped(dict(counts), CAP) for group, counts in raw.items()}
+    return [(run, group, maps[group][value]) for run, group, value in carried]
+
+
 def hourly_truth(runs: list[kit.Run], tags: dict[Any, dict[str, str]]) -> dict[Any, Any]:
     """(hour, key, value) -> [runs, cost, input tokens] after the hour's cap."""
-    raw: dict[tuple[datetime, str], Counter[str]] = defaultdict(Counter)
-    for run in runs:
-        for key in KEYS:
-            if key in tags[run.event_id]:
-                raw[(kit.hour_of(run.started_at), key)][tags[run.event_id][key]] += 1
-    maps = {group: capped(dict(counts), CAP) for group, counts in raw.items()}
     out: dict[Any, list[Any]] = defaultdict(lambda: [0, Decimal(0), 0])
-    for run in runs:
-        hour = kit.hour_of(run.started_at)
-        for key in KEYS:
-            if key in tags[run.event_id]:
-                cell = out[(hour, key, maps[(hour, key)][tags[run.event_id][key]])]
-                cell[0] += 1
-                cell[1] += run.cost_usd or 0
-                cell[2] += run.input_tokens or 0
+    for run, (hour, key), value in stored_values(runs, tags):
+        cell = out[(hour, key, value)]
+        cell[0] += 1
+        cell[1] += run.cost_usd or 0
+        cell[2] += run.input_tokens or 0
     return dict(out)
 
 
@@ -83,20 +86,12 @@ def combos_truth(runs: list[kit.Run], tags: dict[Any, dict[str, str]],
                  min_runs: int) -> set[tuple[datetime, str]]:  # fmt: skip
     """The (hour, key) groups whose capped (value, agent, model, error type) combinations
     average at least ``min_runs`` runs each: those keep their combination rows."""
-    raw: dict[tuple[datetime, str], Counter[str]] = defaultdict(Counter)
-    for run in runs:
-        for key in KEYS:
-            if key in tags[run.event_id]:
-                raw[(kit.hour_of(run.started_at), key)][tags[run.event_id][key]] += 1
-    maps = {group: capped(dict(counts), CAP) for group, counts in raw.items()}
+    runs_of: Counter[tuple[datetime, str]] = Counter()
     combos: dict[tuple[datetime, str], set[tuple[str, ...]]] = defaultdict(set)
-    for run in runs:
-        for key in KEYS:
-            if key in tags[run.event_id]:
-                group = (kit.hour_of(run.started_at), key)
-                value = maps[group][tags[run.event_id][key]]
-                combos[group].add((value, run.agent, run.model, run.error_type or ""))
-    return {g for g, counts in raw.items() if counts.total() >= min_runs * len(combos[g])}
+    for run, group, value in stored_values(runs, tags):
+        runs_of[group] += 1
+        combos[group].add((value, run.agent, run.model, run.error_type or ""))
+    return {g for g, n in runs_of.items() if n >= min_runs * len(combos[g])}
 
 
 def daily_truth(hourly: dict[Any, Any]) -> dict[Any, Any]:
