@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
+from runtally.api.hourplan import coalesce
 from runtally.api.planner import DAY, HOUR, QUARTER, ceil_to, floor_to
 
 Interval = tuple[datetime, datetime]  # half-open [start, end)
@@ -65,17 +66,6 @@ def _checked(boundaries: Sequence[datetime]) -> list[datetime]:
     if any(a >= b for a, b in pairwise(utc)):
         raise ValueError("boundaries must be strictly ascending")
     return utc
-
-
-def _coalesced(intervals: list[Interval]) -> list[Interval]:
-    """Ascending touching intervals merged (they never overlap here)."""
-    out: list[Interval] = []
-    for start, end in intervals:
-        if out and out[-1][1] == start:
-            out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
 
 
 def _part_of_hour(
@@ -130,7 +120,7 @@ def _bucket(start: datetime, end: datetime, markers: Markers, use_daily: bool, o
                 getattr(out, source).append(moment)
         if last < end:
             _part_of_hour(last, end, markers, out, raw)
-    out.raw += _coalesced(raw)
+    out.raw += coalesce(raw)
 
 
 def cover(

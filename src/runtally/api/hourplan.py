@@ -38,6 +38,7 @@ class Plan:
 
 
 def coalesce(intervals: Iterable[Interval]) -> list[Interval]:
+    """``intervals`` sorted, with overlapping or touching ones merged."""
     out: list[Interval] = []
     for start, end in sorted(intervals):
         if out and out[-1][1] >= start:
