@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runtally.sketch import QUANTILES, LatencySketch, bucket_value
+from runtally.stored_quantiles import StoredQuantiles
 
 Ints = npt.NDArray[np.int64]
 Bounds = tuple[float | None, float | None]  # exact (min, max) to clamp to, or None
@@ -111,16 +112,29 @@ def quantiles_of(
     sketches: Sequence[LatencySketch], bounds: Sequence[Bounds]
 ) -> list[dict[str, float | None]]:
     """p50…p99 of every sketch, each clamped to its ``(low, high)`` when both are given
-    (as ``LatencySketch.quantiles(low, high)``). The sketches are left unfolded.
+    (as ``LatencySketch.quantiles(low, high)``). The sketches are left unfolded; a
+    ``StoredQuantiles`` gives its stored values (clamped when they were computed).
 
     ``ValueError`` unless there is one ``bounds`` pair per sketch.
     """
     if len(bounds) != len(sketches):
         raise ValueError("one (low, high) per sketch")
+    binned = [i for i, sketch in enumerate(sketches) if not isinstance(sketch, StoredQuantiles)]
+    computed = iter(_unclamped([sketches[i] for i in binned]) if binned else [])
     out = []
-    for found, (low, high) in zip(_unclamped(sketches), bounds, strict=True):
+    for sketch, (low, high) in zip(sketches, bounds, strict=True):
+        if isinstance(sketch, StoredQuantiles):
+            out.append(sketch.as_dict())
+            continue
+        found = next(computed)
         # A row is all None (an empty sketch) or all values.
         if found[0] is not None and low is not None and high is not None:
             found = [min(max(value, low), high) for value in found]  # type: ignore[type-var]
         out.append(dict(zip(_NAMES, found, strict=True)))
     return out
+
+
+def stored_percentiles(sketches: Sequence[LatencySketch], bounds: Sequence[Bounds]
+                       ) -> list[list[float | None]]:  # fmt: skip
+    """``quantiles_of`` as the ``lat_pcts`` column stores them (``QUANTILES`` order)."""
+    return [[found[name] for name in _NAMES] for found in quantiles_of(sketches, bounds)]

@@ -75,6 +75,8 @@ class LatencySketch:
     """
 
     __slots__ = ("_bins", "_pending", "zero")
+    # False for a stand-in that holds no bins (``runtally.stored_quantiles``).
+    mergeable = True
 
     def __init__(self, zero: int = 0, bins: Mapping[int, int] | None = None) -> None:
         self.zero = zero
@@ -144,8 +146,11 @@ class LatencySketch:
     def merge(self, other: LatencySketch) -> None:
         """Add ``other``'s counts into this sketch (associative and commutative).
 
-        ``other`` is left as it is and may be merged elsewhere too.
+        ``other`` is left as it is and may be merged elsewhere too. ``ValueError`` when
+        ``other`` holds no bins (``mergeable`` false): merging it would lose its runs.
         """
+        if not other.mergeable:
+            raise ValueError("a sketch without bins cannot be merged")
         self.zero += other.zero
         self._pending.extend(other._pending)
         if other._bins:

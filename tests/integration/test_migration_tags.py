@@ -19,7 +19,7 @@ from runtally.config import Settings
 from runtally.cube import cube
 from runtally.devstack.servers import PostgresServer
 from runtally.rollup.jobs import roll_pending
-from runtally.rollup.rows import HOUR, replace_rows
+from runtally.rollup.rows import COLUMNS, HOUR, record
 from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_hours
 from runtally.store.migrate import alembic_config, upgrade
@@ -68,9 +68,11 @@ async def roll_old(dsn: str) -> None:
             hour = row["hour"]
             raw = Selection(row["project"], hour, hour + HOUR)
             tallies = cube(await aggregate_raw(conn, raw))
+            records = [record(row["project"], key, tally) for key, tally in tallies.items()]
             async with conn.transaction():
-                await replace_rows(conn, "rollup_hourly", row["project"], hour, hour + HOUR,
-                                   tallies)  # fmt: skip
+                # The columns of that schema (no ``lat_pcts``, which 0007 adds).
+                await conn.copy_records_to_table("rollup_hourly", records=records,
+                                                 columns=list(COLUMNS))  # fmt: skip
                 await conn.execute("DELETE FROM rollup_dirty WHERE hour = $1", hour)
     finally:
         await conn.close()

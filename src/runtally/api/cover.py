@@ -16,11 +16,15 @@ So the raw part of a clean range is at most the partial quarter hour at each edg
 (dirty hours excepted: they are raw until the rollup catches up), and a bucket's cost
 does not grow with the event rate. ``use_daily=False`` never takes daily rows (an
 hourly series). Raw intervals are coalesced within a bucket, never across one.
+``lone_sources`` names the rollup buckets that make an answer bucket alone (their stored
+percentiles answer it, ``runtally.api.rollups``).
 All datetimes must be timezone-aware; grains are UTC-aligned like the rollup tables.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,3 +144,15 @@ def cover(
     for start, end in pairwise(_checked(boundaries)):
         _bucket(start, end, markers, use_daily, out)
     return out
+
+
+def lone_sources(boundaries: Sequence[datetime], found: Cover) -> frozenset[datetime]:
+    """The rollup buckets of ``found`` (a ``cover`` of ``boundaries``) that are the only
+    source of their answer bucket: no other rollup bucket and no raw interval shares it.
+    Such a row is a whole answer cell by itself wherever the caller folds by answer
+    bucket and the row's own key columns."""
+    starts = _checked(boundaries)[:-1]
+    rolled = [*found.daily, *found.hourly, *found.quarters]
+    owners = Counter(bisect_right(starts, moment) for moment in rolled)
+    owners.update(bisect_right(starts, start) for start, _ in found.raw)
+    return frozenset(m for m in rolled if owners[bisect_right(starts, m)] == 1)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 
 from runtally import localtime
-from runtally.api.cover import Cover, cover
+from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
 from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
@@ -59,6 +59,7 @@ async def gather(
     distinct: bool = True,
     group_by: str | tuple[str, ...] | None = None,
     tz: tzinfo = UTC,
+    lone: bool = False,
 ) -> tuple[Cover, list[Part]]:
     """All parts of ``selection``, none straddling a bucket of ``granularity`` in ``tz``.
 
@@ -67,13 +68,18 @@ async def gather(
     a raw interval's start), which lies inside the answer bucket the part belongs to and
     never before ``selection.start``. Parts are grouped by ``group_by`` (key columns,
     or ``None``) and the columns ``selection`` filters on; their other key columns are ''.
+    ``lone``: the caller folds parts by answer bucket and ``group_by`` only, so a rollup
+    bucket alone in its answer bucket (``cover.lone_sources``) may come with stored
+    percentiles instead of bins (such parts cannot be merged).
 
     A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled before
     that grain existed (``rollup_q15_horizon``): those answers would be short.
     """
     dims = selection.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
-    found = cover(cuts(selection, granularity, tz), dirty_hours, dirty_days, granularity != "hour")
+    boundaries = cuts(selection, granularity, tz)
+    found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour")
+    alone = lone_sources(boundaries, found) if lone else frozenset()
     if found.quarters:
         since = await quarters_missing_before(conn, found.quarters[0])
         if since is not None:
@@ -87,6 +93,6 @@ async def gather(
         ("rollup_hourly", found.hourly),
         ("rollup_q15", found.quarters),
     ):
-        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims)
+        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone)
     parts += await raw_parts(conn, selection, found.raw, distinct, dims)
     return found, parts

@@ -6,6 +6,7 @@ The dirty markers say which hours and days the rollup tables do not describe yet
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from runtally.sketch import LatencySketch
 from runtally.store.intarrays import int_arrays, sent
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
+from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
@@ -53,21 +55,30 @@ async def quarters_missing_before(conn: Connection, first: datetime) -> datetime
     return since
 
 
-def _rollup_sql(
-    table: str, selection: Selection, buckets: list[datetime], distinct: bool, dims: int
-) -> tuple[str, list[Any]]:
+def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], distinct: bool,
+                dims: int, lone: bool) -> tuple[str, list[Any]]:  # fmt: skip
+    """The rows at ``buckets``; ``lone``: their stored percentiles, and their bins only
+    where none are stored (rows written before migration 0007)."""
     skip = frozenset() if distinct else _NO_SKETCHES
     columns = ", ".join(
-        f"NULL::bytea AS {c}" if c in skip else sent(c) if c in _BINS else c for c in ROLLUP_FIELDS
+        f"NULL::bytea AS {c}" if c in skip else _bins(c, lone) if c in _BINS else c
+        for c in ROLLUP_FIELDS
     )
+    pcts = "lat_pcts" if lone else "NULL::float8[] AS lat_pcts"
     args: list[Any] = [selection.project, buckets, dims]
     clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
     clauses += equals(sorted(selection.filters.items()), args)
     sql = (
-        f"SELECT bucket, agent, model, error_type, {columns} FROM {table}"
+        f"SELECT bucket, agent, model, error_type, {columns}, {pcts} FROM {table}"
         f" WHERE {' AND '.join(clauses)}"
     )
     return sql, args
+
+
+def _bins(column: str, lone: bool) -> str:
+    if not lone:
+        return sent(column)
+    return f"CASE WHEN lat_pcts IS NULL THEN array_send({column}) END AS {column}"
 
 
 async def rollup_parts(
@@ -77,12 +88,16 @@ async def rollup_parts(
     buckets: list[datetime],
     distinct: bool = True,
     dims: int = FULL,
+    lone: Set[datetime] = frozenset(),
 ) -> list[Part]:
     """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
     (which must keep the columns ``selection`` filters on), as parts.
 
-    ``ValueError`` for another table, a selection that filters on a column the rollups
-    do not carry, or a grouping set without a filtered column.
+    Rows at ``lone`` buckets (each the only part of its answer cell: the caller never
+    merges it) come with their stored percentiles (``StoredQuantiles``) instead of their
+    bins where they have them. ``ValueError`` for another table, a selection that
+    filters on a column the rollups do not carry, or a grouping set without a filtered
+    column.
     """
     if table not in TABLES:
         raise ValueError(f"not a rollup table: {table}")
@@ -90,16 +105,28 @@ async def rollup_parts(
         raise ValueError(f"rollups cannot answer filters on {sorted(selection.filters)}")
     if dims & selection.dims() != selection.dims():
         raise ValueError(f"grouping set {dims} lacks a filtered column")
-    if not buckets:
-        return []
-    sql, args = _rollup_sql(table, selection, buckets, distinct, dims)
-    rows = await conn.fetch(sql, *args)
-    keys = int_arrays([r["lat_keys"] for r in rows])
-    counts = int_arrays([r["lat_counts"] for r in rows])
-    return [
-        (
-            GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims),
-            Tally.from_row(r, LatencySketch.from_arrays(r["lat_zero"], k, c)),
+    parts: list[Part] = []
+    alone = [b for b in buckets if b in lone]
+    together = [b for b in buckets if b not in lone]
+    for chosen, is_lone in ((alone, True), (together, False)):
+        if chosen:
+            sql, args = _rollup_sql(table, selection, chosen, distinct, dims, is_lone)
+            parts += _parts(await conn.fetch(sql, *args), dims)
+    return parts
+
+
+def _parts(rows: list[Any], dims: int) -> list[Part]:
+    binned = [r for r in rows if r["lat_pcts"] is None]
+    keys = iter(int_arrays([r["lat_keys"] for r in binned]))
+    counts = iter(int_arrays([r["lat_counts"] for r in binned]))
+    out: list[Part] = []
+    for r in rows:
+        pcts = r["lat_pcts"]
+        sketch = (
+            LatencySketch.from_arrays(r["lat_zero"], next(keys), next(counts))
+            if pcts is None
+            else StoredQuantiles(pcts)
         )
-        for r, k, c in zip(rows, keys, counts, strict=True)
-    ]
+        group = GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims)
+        out.append((group, Tally.from_row(r, sketch)))
+    return out

@@ -2,7 +2,8 @@
 
 Shared by the quarter-hour, hourly and daily rollups. All keep their rows keyed by
 (project, bucket, dims, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns:
-each bucket at every grouping set of ``runtally.cube``.
+each bucket at every grouping set of ``runtally.cube``. ``replace_rows`` also stores each
+row's percentiles (``lat_pcts``, migration 0007), computed for all rows in one pass.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
+from runtally.quantiles import stored_percentiles
 from runtally.store.protocols import Connection
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -20,7 +22,8 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
-COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS
+COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS  # what ``record`` gives (every schema since 0002)
+STORED = (*COLUMNS, "lat_pcts")  # what ``replace_rows`` writes
 
 
 def lock_key(kind: str, project: str, bucket: datetime) -> int:
@@ -68,9 +71,14 @@ async def replace_rows(
         start,
         end,
     )
-    records = [record(project, key, tally) for key, tally in tallies.items() if tally.runs]
-    if records:
-        await conn.copy_records_to_table(table, records=records, columns=list(COLUMNS))
+    kept = [(key, tally) for key, tally in tallies.items() if tally.runs]
+    if not kept:
+        return 0
+    pcts = stored_percentiles(
+        [t.latency for _, t in kept], [(t.duration_min, t.duration_max) for _, t in kept]
+    )
+    records = [(*record(project, k, t), p) for (k, t), p in zip(kept, pcts, strict=True)]
+    await conn.copy_records_to_table(table, records=records, columns=list(STORED))
     return len(records)
 
 

@@ -54,9 +54,11 @@ def _dimension(text: str | None, columns: tuple[str, ...], settings: Settings,
 
 
 async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimension | None,
-                 granularity: str | None, distinct: bool, tz: ZoneInfo
+                 granularity: str | None, distinct: bool, tz: ZoneInfo, lone: bool = False
                  ) -> tuple[list[Any], Basis]:  # fmt: skip
-    """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, and its basis."""
+    """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, and its basis.
+    ``lone``: the caller folds by answer bucket and ``dim`` only, never merging a cell of
+    one part (``parts.fold``), so such parts may carry stored percentiles (``gather``)."""
     column = dim.column if dim is not None else None
     group_tag = dim.tag if dim is not None else None
     dims = selection.dims(column)
@@ -64,7 +66,7 @@ async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimen
     if answer is not None:
         return answer.parts, Basis(source=answer.source, note=answer.note)
     _, parts = await gather(
-        r.conn, selection, granularity, distinct=distinct, group_by=column, tz=tz
+        r.conn, selection, granularity, distinct=distinct, group_by=column, tz=tz, lone=lone
     )
     return parts, Basis()
 
@@ -156,7 +158,9 @@ async def timeseries(
         )
     except TooManyBuckets as exc:
         raise invalid(f"{exc}; shorten the range or use granularity=day") from None
-    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False, tz=tz)
+    # Grouped, a series also folds its groups into totals: its parts must stay mergeable.
+    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False, tz=tz,
+                                lone=dim is None)  # fmt: skip
     totals = fold(parts, _find(buckets))
     return Timeseries(
         **_ranged(selection, tz),
@@ -191,7 +195,8 @@ async def breakdown(
     if dim.column in ("user", "session"):
         rows, basis = await top_answer(r.conn, selection, settings, dim.column, limit)
     else:
-        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz)
+        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz,
+                                    lone=True)  # fmt: skip
         key_of = _key_of(dim)
         groups = fold(parts, lambda g: key_of(g) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
