@@ -134,18 +134,21 @@ def test_percentiles_migration_up_down_up_with_data(pg_server: PostgresServer) -
     assert counts(dsn) == rolled
     assert asyncio.run(_columns(dsn)) == []
     upgrade(settings)  # and up again
-    assert asyncio.run(_columns(dsn)) == sorted(TABLES)
+    assert asyncio.run(_columns(dsn)) == sorted(TABLES) * 2
     assert all(r["lat_pcts"] is None for r in asyncio.run(stored(dsn)))
 
 
 async def _columns(dsn: str) -> list[str]:
-    """The tables of ``TABLES`` that have a ``lat_pcts`` column."""
+    """The tables of ``TABLES`` that have a ``lat_pcts`` column and their read index."""
     conn = await _connect(dsn)
     try:
-        rows = await conn.fetch(
-            "SELECT table_name FROM information_schema.columns"
+        columns = await conn.fetch(
+            "SELECT table_name AS t FROM information_schema.columns"
             " WHERE table_name = ANY($1::text[]) AND column_name = 'lat_pcts'", list(TABLES)
         )  # fmt: skip
-        return sorted(r["table_name"] for r in rows)
+        indexes = await conn.fetch(
+            "SELECT tablename AS t FROM pg_indexes WHERE indexname = tablename || '_dims'"
+        )
+        return sorted(r["t"] for r in columns) + sorted(r["t"] for r in indexes)
     finally:
         await conn.close()
