@@ -108,6 +108,9 @@ def _whole_hours(
 
 def _bucket(start: datetime, end: datetime, markers: Markers, use_daily: bool, out: Cover) -> None:
     """Cover one bucket ``[start, end)``."""
+    if end - start == HOUR and start == floor_to(start, HOUR) and start not in markers.hours:
+        out.hourly.append(start)  # a clean whole UTC hour (most buckets of an hourly series)
+        return
     raw: list[Interval] = []
     first, last = ceil_to(start, HOUR), floor_to(end, HOUR)  # whole hours: [first, last)
     if first >= last:  # no whole hour inside: one or two parts of hours
