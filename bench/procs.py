@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from bench.harness import Stack
 
-RUNTALLY = [sys.executable, "-m", "runtally.cli"]
+RUNTALLY = [sys.executable, "-m", "runtally"]
 
 
 def runtally_command() -> list[str]:

@@ -45,3 +45,17 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("no-such-command")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_python_dash_m_runtally_is_the_same_cli() -> None:
+    # The benchmarks fall back to it where no console script was installed.
+    module = subprocess.run(
+        [sys.executable, "-m", "runtally", "migrate", "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert module.returncode == 0, module.stderr
+    assert "migrate" in module.stdout
+    bad = subprocess.run([sys.executable, "-m", "runtally", "no-such-command"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
