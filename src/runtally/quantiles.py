@@ -132,9 +132,3 @@ def quantiles_of(
             found = [min(max(value, low), high) for value in found]  # type: ignore[type-var]
         out.append(dict(zip(_NAMES, found, strict=True)))
     return out
-
-
-def stored_percentiles(sketches: Sequence[LatencySketch], bounds: Sequence[Bounds]
-                       ) -> list[list[float | None]]:  # fmt: skip
-    """``quantiles_of`` as the ``lat_pcts`` column stores them (``QUANTILES`` order)."""
-    return [[found[name] for name in _NAMES] for found in quantiles_of(sketches, bounds)]

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from runtally.api.cover import QUARTER, Cover, cover, lone_sources
 from runtally.api.planner import DAY, HOUR
 from runtally.localtime import boundaries, zone
-from runtally.quantiles import quantiles_of, stored_percentiles
+from runtally.quantiles import quantiles_of
+from runtally.rollup.rows import stored_percentiles
 from runtally.sketch import LatencySketch
 from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import Tally
@@ -107,11 +108,11 @@ def test_stored_percentiles_are_those_a_read_computes() -> None:
     tallies = [Tally(runs=11, duration_min=0.0, duration_max=50.0, latency=binned()),
                Tally(runs=1, duration_min=7.0, duration_max=7.0,
                      latency=LatencySketch.from_values([7.0]))]  # fmt: skip
-    stored = stored_percentiles([t.latency for t in tallies],
-                                [(t.duration_min, t.duration_max) for t in tallies])  # fmt: skip
-    for tally, values in zip(tallies, stored, strict=True):
-        reference = tally.latency.quantiles(tally.duration_min, tally.duration_max)
-        assert values == list(reference.values())
+    # The read's batch computation (``quantiles_of``) is the reference.
+    read = quantiles_of([t.latency for t in tallies],
+                        [(t.duration_min, t.duration_max) for t in tallies])  # fmt: skip
+    for tally, values in zip(tallies, read, strict=True):
+        assert stored_percentiles(tally) == list(values.values())
 
 
 @pytest.mark.parametrize(

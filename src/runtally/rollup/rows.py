@@ -3,7 +3,7 @@
 Shared by the quarter-hour, hourly and daily rollups. All keep their rows keyed by
 (project, bucket, dims, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns:
 each bucket at every grouping set of ``runtally.cube``. ``replace_rows`` also stores each
-row's percentiles (``lat_pcts``, migration 0007), computed for all rows in one pass.
+row's percentiles (``lat_pcts``, migration 0007).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
-from runtally.quantiles import stored_percentiles
 from runtally.store.protocols import Connection
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -71,15 +70,21 @@ async def replace_rows(
         start,
         end,
     )
-    kept = [(key, tally) for key, tally in tallies.items() if tally.runs]
-    if not kept:
-        return 0
-    pcts = stored_percentiles(
-        [t.latency for _, t in kept], [(t.duration_min, t.duration_max) for _, t in kept]
-    )
-    records = [(*record(project, k, t), p) for (k, t), p in zip(kept, pcts, strict=True)]
-    await conn.copy_records_to_table(table, records=records, columns=list(STORED))
+    records = [
+        (*record(project, key, tally), stored_percentiles(tally))
+        for key, tally in tallies.items()
+        if tally.runs
+    ]
+    if records:
+        await conn.copy_records_to_table(table, records=records, columns=list(STORED))
     return len(records)
+
+
+def stored_percentiles(tally: Tally) -> list[float | None]:
+    """The ``lat_pcts`` of a row: p50…p99 clamped to its min/max, as a read computes them
+    (``runtally.quantiles``, which gives the same values in one numpy pass; per row here,
+    after ``record`` folded the bins, is cheaper for the small sketches of most rows)."""
+    return list(tally.latency.quantiles(tally.duration_min, tally.duration_max).values())
 
 
 async def read_rows(
