@@ -21,7 +21,7 @@ from runtally.api.errors import invalid
 from runtally.api.parts import Part
 from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
 from runtally.cube import FULL
-from runtally.store.aggregate import aggregate_raw
+from runtally.store.aggregate import aggregate_intervals
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 
@@ -33,15 +33,10 @@ async def raw_parts(
     distinct: bool = True,
     dims: int = FULL,
 ) -> list[Part]:
-    """Raw rows of each interval aggregated in SQL (one scan per interval), each part
-    bucketed at its interval's start."""
-    parts: list[Part] = []
-    for start, end in intervals:
-        found = await aggregate_raw(
-            conn, selection.during(start, end), bucket=None, distinct=distinct, dims=dims
-        )
-        parts.extend(found.items())
-    return parts
+    """Raw rows of each interval (ascending) aggregated in SQL in one statement, each
+    part bucketed at its interval's start."""
+    found = await aggregate_intervals(conn, selection, list(intervals), distinct, dims)
+    return list(found.items())
 
 
 def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[datetime]:
