@@ -47,6 +47,18 @@ def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[date
     return localtime.boundaries(selection.start, selection.end, granularity, tz)
 
 
+async def _check_quarters(conn: Connection, found: Cover) -> None:
+    """A 422 when ``found`` needs quarter-hour rows of hours rolled before that grain."""
+    if not found.quarters:
+        return
+    since = await quarters_missing_before(conn, found.quarters[0])
+    if since is not None:
+        raise invalid(
+            f"15-minute rollups begin at {since.isoformat()}: before that, cut ranges and "
+            "buckets on whole UTC hours (tz=UTC, or a zone whose offset is whole hours)"
+        )
+
+
 async def gather(
     conn: Connection,
     selection: Selection,
@@ -75,13 +87,7 @@ async def gather(
     boundaries = cuts(selection, granularity, tz)
     found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour")
     alone = lone_sources(boundaries, found) if lone else frozenset()
-    if found.quarters:
-        since = await quarters_missing_before(conn, found.quarters[0])
-        if since is not None:
-            raise invalid(
-                f"15-minute rollups begin at {since.isoformat()}: before that, cut ranges and "
-                "buckets on whole UTC hours (tz=UTC, or a zone whose offset is whole hours)"
-            )
+    await _check_quarters(conn, found)
     parts: list[Part] = []
     for table, buckets in (
         ("rollup_daily", found.daily),
