@@ -29,7 +29,7 @@ def cutoff(settings: Settings) -> datetime:
 
 async def tag_answer(conn: Connection, selection: Selection, settings: Settings,
                      group_tag: str | None, dims: int, granularity: str | None,
-                     tz: tzinfo = UTC) -> TagAnswer | None:  # fmt: skip
+                     tz: tzinfo = UTC, distinct: bool = True) -> TagAnswer | None:  # fmt: skip
     """Parts of a question with tag filters or a tag grouping; ``None`` without tags.
 
     Tag rows are cut at UTC hours and days, so a time series in another zone is answered
@@ -42,11 +42,12 @@ async def tag_answer(conn: Connection, selection: Selection, settings: Settings,
     key = rollup_key(selection, group_tag, settings.tag_keys, dims)
     utc_buckets = granularity is None or _is_utc(tz)
     if key is not None and utc_buckets:
-        return await gather_rolled(conn, selection, key, dims, granularity, edge)
+        return await gather_rolled(conn, selection, key, dims, granularity, edge, distinct)
     clipped, note = clip(selection, edge)
     read = group_tag if group_tag is not None else sorted(selection.tags)[0]
     grain = granularity if utc_buckets else "q15"
-    return TagAnswer(await raw_tag_parts(conn, clipped, read, dims, grain), "raw", note)
+    parts = await raw_tag_parts(conn, clipped, read, dims, grain, distinct)
+    return TagAnswer(parts, "raw", note)
 
 
 def _is_utc(tz: tzinfo) -> bool:

@@ -28,11 +28,10 @@ from runtally.api.planner import HOUR
 from runtally.api.rollups import dirty_markers
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
-from runtally.store.tagged import aggregate_tagged
-from runtally.tags import OTHER, TAG_GROUPING_SETS, TagKey, project_tag
+from runtally.store.tag_raw import aggregate_by_tag
+from runtally.tags import OTHER, TAG_GROUPING_SETS, TagKey
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-NO_CAP = 2**31 - 1
 TagPart = tuple[TagKey, Tally]
 Unrolled = tuple[set[datetime], set[datetime]]  # buckets: (value folded, no combinations)
 
@@ -126,21 +125,15 @@ def lost_note(selection: Selection, key: str, folded: list[datetime],
 
 
 async def raw_tag_parts(conn: Connection, selection: Selection, key: str, dims: int,
-                        bucket: str | None) -> list[TagPart]:  # fmt: skip
-    """``key``'s values of the raw rows ``selection`` selects, at grouping set ``dims``."""
-    found = await aggregate_tagged(conn, selection, [key], NO_CAP, bucket)
-    out: dict[TagKey, Tally] = {}
-    for tag_key, tally in sorted(found.items(), key=lambda item: item[0].order()):
-        coarse = project_tag(tag_key, dims)
-        if coarse in out:
-            out[coarse].merge(tally)
-        else:
-            out[coarse] = tally
-    return list(out.items())
+                        bucket: str | None, distinct: bool = True) -> list[TagPart]:  # fmt: skip
+    """``key``'s values of the raw rows ``selection`` selects, at grouping set ``dims``
+    (every value: no cap), ids sketched with ``distinct``."""
+    return await aggregate_by_tag(conn, selection, key, dims, bucket, distinct)
 
 
 async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: int,
-                        granularity: str | None, cutoff: datetime) -> TagAnswer:  # fmt: skip
+                        granularity: str | None, cutoff: datetime,
+                        distinct: bool = True) -> TagAnswer:  # fmt: skip
     """Parts of a one-key tag question from tag rows and raw rows (see the module)."""
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     segments = plan(selection.start, selection.end, dirty_hours, dirty_days, granularity != "hour")
@@ -156,7 +149,8 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
     parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims)
     # Coalesced: a key without combinations reads most hours raw, one scan for them all.
     for start, end in coalesce(raw):
-        parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity)
+        parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity,
+                                     distinct)  # fmt: skip
     lost = [sorted(d for d in found if d < cutoff) for found in daily]
     return TagAnswer(parts, "rollups", lost_note(selection, key, *lost))
 

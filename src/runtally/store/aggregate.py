@@ -19,10 +19,11 @@ in memory instead: 1M rows of an hour in about 2 s instead of 12 s.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
@@ -30,8 +31,6 @@ from runtally.sketch import SQL_KEY, hll_from_values
 from runtally.store.protocols import Connection, Record
 from runtally.store.selection import Selection
 from runtally.tally import COST_SPLIT, SUMS, Tally
-
-Cell = tuple[datetime, str, str, str]  # bucket, agent, model, error_type
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
@@ -74,15 +73,20 @@ def _key_columns(dims: int) -> str:
     return f"{agent}, {model}, {error} AS error_type"
 
 
-def _fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int) -> str:
+def fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int,
+             value_expr: str | None = None) -> str:  # fmt: skip
+    """The fine groups of the raw rows ``where`` selects: key (bucket, [``value_expr``,]
+    agent, model, error type), latency bin, price version, carried cost (``fold_fine``)."""
     key = SQL_KEY.format(x="duration_ms")
+    value = "" if value_expr is None else f"{value_expr} AS tag_value, "
+    groups = ", ".join(str(i) for i in range(1, 8 if value_expr is None else 9))
     return f"""
-    SELECT {bucket_expr} AS bucket, {_key_columns(dims)},
+    SELECT {bucket_expr} AS bucket, {value}{_key_columns(dims)},
            CASE WHEN duration_ms > 0 THEN {key} END AS k, price_version,
            cost_source IS NOT DISTINCT FROM 'event' AS carried,
            {_SUMS}{_IDS if distinct else ""}
     FROM agent_runs WHERE {where}
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY {groups}
     """
 
 
@@ -130,7 +134,7 @@ def _add_fine(tally: Tally, row: Record) -> None:
         bins[row["k"]] = bins.get(row["k"], 0) + runs
 
 
-async def _fetch_hashed(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
+async def fetch_hashed(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
     """Run ``sql`` with sorting discouraged and more work_mem, settings restored after."""
     async with conn.transaction():
         (old,) = await conn.fetch(
@@ -162,7 +166,7 @@ async def aggregate_raw(
     ``dims`` groups by only those key columns (``runtally.cube``); the others are ''.
     """
     where, args = selection.raw_where()
-    sql = _fine_sql(where, _bucket_expr(bucket, "$2"), distinct, dims)
+    sql = fine_sql(where, _bucket_expr(bucket, "$2"), distinct, dims)
     return await _aggregate(conn, sql, args, distinct, dims)
 
 
@@ -187,21 +191,30 @@ async def aggregate_intervals(
         ranges.append(f"(started_at >= {low} AND started_at < {high})")
         cases.append(f"WHEN started_at < {high} THEN {low}::timestamptz")
     where += f" AND ({' OR '.join(ranges)})"
-    sql = _fine_sql(where, f"CASE {' '.join(cases)} END", distinct, dims)
+    sql = fine_sql(where, f"CASE {' '.join(cases)} END", distinct, dims)
     return await _aggregate(conn, sql, args, distinct, dims)
 
 
 async def _aggregate(
     conn: Connection, sql: str, args: list[Any], distinct: bool, dims: int
 ) -> dict[GroupKey, Tally]:
-    """Fold the fine rows of ``_fine_sql`` into one tally per key, ids sketched."""
-    # Keyed by plain (bucket, agent, model, error_type) tuples while folding: a quarter-
-    # hour rollup folds tens of thousands of fine rows, and GroupKeys hash slower.
-    out: dict[Cell, Tally] = defaultdict(Tally)
-    users: dict[Cell, list[list[str]]] = defaultdict(list)
-    sessions: dict[Cell, list[list[str]]] = defaultdict(list)
-    for row in await _fetch_hashed(conn, sql, args):
-        key = (row[0], row[1], row[2], row[3])  # the select list starts with the key
+    found = fold_fine(await fetch_hashed(conn, sql, args), 4, distinct)
+    return {GroupKey(k[0], k[1], k[2], k[3], dims): tally for k, tally in found.items()}
+
+
+def fold_fine(rows: Iterable[Record], width: int, distinct: bool) -> dict[tuple[Any, ...], Tally]:
+    """Fold fine rows (``fine_sql``'s shape: the first ``width`` columns are the key,
+    then the latency bin, price version, carried flag, ``_SUMS`` and, with ``distinct``,
+    ``_IDS``) into one tally per key (a tuple: ``width`` must be 2 or more), ids
+    sketched."""
+    # Keyed by plain tuples while folding: a quarter-hour rollup folds tens of thousands
+    # of fine rows, and GroupKeys hash slower.
+    out: dict[tuple[Any, ...], Tally] = defaultdict(Tally)
+    users: dict[tuple[Any, ...], list[list[str]]] = defaultdict(list)
+    sessions: dict[tuple[Any, ...], list[list[str]]] = defaultdict(list)
+    key_of = itemgetter(*range(width))  # width >= 2: a tuple
+    for row in rows:
+        key = key_of(row)
         _add_fine(out[key], row)
         if distinct:
             if row["users"]:
@@ -213,7 +226,7 @@ async def _aggregate(
             sketch = hll_from_values(chain.from_iterable(parts))
             if sketch is not None:
                 getattr(out[key], attr).append(sketch)
-    return {GroupKey(*key, dims): tally for key, tally in out.items()}
+    return out
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimen
     column = dim.column if dim is not None else None
     group_tag = dim.tag if dim is not None else None
     dims = selection.dims(column)
-    answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity, tz)
+    answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity, tz,
+                              distinct)  # fmt: skip
     if answer is not None:
         return answer.parts, Basis(source=answer.source, note=answer.note)
     _, parts = await gather(
