@@ -59,20 +59,28 @@ def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], disti
                 dims: int, lone: bool) -> tuple[str, list[Any]]:  # fmt: skip
     """The rows at ``buckets``; ``lone``: their stored percentiles, and their bins only
     where none are stored (rows written before migration 0007)."""
-    skip = frozenset() if distinct else _NO_SKETCHES
-    columns = ", ".join(
-        f"NULL::bytea AS {c}" if c in skip else _bins(c, lone) if c in _BINS else c
-        for c in ROLLUP_FIELDS
-    )
-    pcts = "lat_pcts" if lone else "NULL::float8[] AS lat_pcts"
+    columns = rollup_columns(distinct, lone)
     args: list[Any] = [selection.project, buckets, dims]
     clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
     clauses += equals(sorted(selection.filters.items()), args)
     sql = (
-        f"SELECT bucket, agent, model, error_type, {columns}, {pcts} FROM {table}"
+        f"SELECT bucket, agent, model, error_type, {columns} FROM {table}"
         f" WHERE {' AND '.join(clauses)}"
     )
     return sql, args
+
+
+def rollup_columns(distinct: bool, lone: bool = False) -> str:
+    """The select list of a rollup row's ``ROLLUP_FIELDS`` and ``lat_pcts`` for
+    ``tallies``: bins as binary arrays; without ``distinct``, no HLL sketches; with
+    ``lone``, stored percentiles (``NULL``: not read, or none stored) and bins only
+    where none are stored."""
+    skip = frozenset() if distinct else _NO_SKETCHES
+    columns = [
+        f"NULL::bytea AS {c}" if c in skip else _bins(c, lone) if c in _BINS else c
+        for c in ROLLUP_FIELDS
+    ]
+    return ", ".join([*columns, "lat_pcts" if lone else "NULL::float8[] AS lat_pcts"])
 
 
 def _bins(column: str, lone: bool) -> str:
@@ -116,10 +124,19 @@ async def rollup_parts(
 
 
 def _parts(rows: list[Any], dims: int) -> list[Part]:
+    return [
+        (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims), tally)
+        for r, tally in zip(rows, tallies(rows), strict=True)
+    ]
+
+
+def tallies(rows: list[Any]) -> list[Tally]:
+    """The tallies of rows read with ``rollup_columns``: bins decoded by numpy in one
+    pass, stored percentiles as ``StoredQuantiles``."""
     binned = [r for r in rows if r["lat_pcts"] is None]
     keys = iter(int_arrays([r["lat_keys"] for r in binned]))
     counts = iter(int_arrays([r["lat_counts"] for r in binned]))
-    out: list[Part] = []
+    out: list[Tally] = []
     for r in rows:
         pcts = r["lat_pcts"]
         sketch = (
@@ -127,6 +144,5 @@ def _parts(rows: list[Any], dims: int) -> list[Part]:
             if pcts is None
             else StoredQuantiles(pcts)
         )
-        group = GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims)
-        out.append((group, Tally.from_row(r, sketch)))
+        out.append(Tally.from_row(r, sketch))
     return out

@@ -25,12 +25,12 @@ from typing import Any
 
 from runtally.api.hourplan import coalesce, plan
 from runtally.api.planner import HOUR
-from runtally.api.rollups import dirty_markers
+from runtally.api.rollups import dirty_markers, rollup_columns, tallies
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
 from runtally.store.tag_raw import aggregate_by_tag
 from runtally.tags import OTHER, TAG_GROUPING_SETS, TagKey
-from runtally.tally import ROLLUP_FIELDS, Tally
+from runtally.tally import Tally
 
 TagPart = tuple[TagKey, Tally]
 Unrolled = tuple[set[datetime], set[datetime]]  # buckets: (value folded, no combinations)
@@ -57,7 +57,8 @@ def rollup_key(selection: Selection, group_tag: str | None, rolled: tuple[str, .
 
 
 async def _tag_rows(conn: Connection, table: str, selection: Selection, key: str,
-                    buckets: list[datetime], dims: int) -> list[TagPart]:  # fmt: skip
+                    buckets: list[datetime], dims: int, distinct: bool
+                    ) -> list[TagPart]:  # fmt: skip
     if not buckets:
         return []
     args: list[Any] = [selection.project, buckets, key, dims]
@@ -66,12 +67,13 @@ async def _tag_rows(conn: Connection, table: str, selection: Selection, key: str
     if key in selection.tags:
         clauses += equals([("tag_value", selection.tags[key])], args)
     rows = await conn.fetch(
-        f"SELECT bucket, tag_value, agent, model, error_type, {', '.join(ROLLUP_FIELDS)} "
+        f"SELECT bucket, tag_value, agent, model, error_type, {rollup_columns(distinct)} "
         f"FROM {table} WHERE {' AND '.join(clauses)}",
         *args,
     )
-    return [(TagKey(r["bucket"], key, r["tag_value"], r["agent"], r["model"], r["error_type"],
-                    dims), Tally.from_row(r)) for r in rows]  # fmt: skip
+    keys = [TagKey(r["bucket"], key, r["tag_value"], r["agent"], r["model"], r["error_type"],
+                   dims) for r in rows]  # fmt: skip
+    return list(zip(keys, tallies(rows), strict=True))
 
 
 async def _folded(conn: Connection, table: str, selection: Selection, key: str,
@@ -145,8 +147,8 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
     raw += [(d, d + 24 * HOUR) for d in unrolled_days if d >= cutoff]
     days = [d for d in segments.daily if d not in unrolled_days]
     hours = [h for h in segments.hourly if h not in unrolled_hours]
-    parts = await _tag_rows(conn, "rollup_tag_daily", selection, key, days, dims)
-    parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims)
+    parts = await _tag_rows(conn, "rollup_tag_daily", selection, key, days, dims, distinct)
+    parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims, distinct)
     # Coalesced: a key without combinations reads most hours raw, one scan for them all.
     for start, end in coalesce(raw):
         parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity,
