@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
 from runtally.constants import TAG_OTHER
@@ -202,7 +201,8 @@ async def aggregate_tagged(
 
 
 def _tally(row: Any) -> Tally:
-    """One group's tally: sums as they are, bins from their arrays, ids sketched."""
+    """One group's tally: sums as they are, bins counted from the runs' bin keys, ids
+    sketched."""
     tally = Tally(
         runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
         duration_sum=row["duration_sum"], duration_min=row["duration_min"],
@@ -213,13 +213,9 @@ def _tally(row: Any) -> Tally:
     for name in ROW_SUMS:
         sums[name] = row[name]
     tally.price_versions = set(row["price_versions"] or ())
-    _sketch(tally, [row["users"]] if row["users"] else [],
-            [row["sessions"]] if row["sessions"] else [])  # fmt: skip
-    return tally
-
-
-def _sketch(tally: Tally, users: list[list[str]], sessions: list[list[str]]) -> None:
-    for parts, target in ((users, tally.users), (sessions, tally.sessions)):
-        sketch = hll_from_values(chain.from_iterable(parts))
+    # Each group's ids come in one array (repeats and all): sketched as they are.
+    for ids, target in ((row["users"], tally.users), (row["sessions"], tally.sessions)):
+        sketch = hll_from_values(ids or ())
         if sketch is not None:
             target.append(sketch)
+    return tally
