@@ -16,12 +16,22 @@ stand for. The rollup keeps such a bucket's key at set ``0`` only (``tags.derive
 and the API reads its other questions from raw rows.
 Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
 rows and rollup rows agree exactly.
+
+Structure: the runs are expanded by tag (``runs``: one row per run and rolled-up key,
+never stored, so 1M runs x 5 keys are not kept on disk) and read in two passes. The
+first groups them into ``combos`` (bucket, key, raw value, agent, model, error type,
+price version): a few thousand rows per hour, from which the ranking (``capped``), the
+collapse test (``keep``) and the small ``value_map`` (bucket, key, raw value) -> (kept
+value, full key) come. The second pass joins each expanded run to that map and groups
+it straight into its final group: sums, the user and session ids and the runs' latency
+bins as arrays (one hash level; a finer level per bin was slower, its 830k groups per 1M
+runs spilled). Price versions come from ``combos``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
 from runtally.constants import TAG_OTHER
@@ -52,38 +62,53 @@ _SPLIT = """,
     count(*) FILTER (WHERE NOT carried AND input_tokens IS NULL AND output_tokens IS NULL)
         AS tokenless_runs
 """
-RUN_COLUMNS = (
-    "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-    " cost_usd, ttft_ms, user_id, session_id, agent, model, price_version,"
-    " cost_source IS NOT DISTINCT FROM 'event' AS carried"
-)
 
-
-# The columns of ``t`` a collapsed row keeps as they are (agent and model are blanked).
-_KEPT = (
-    "status, duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-    " cost_usd, ttft_ms, user_id, session_id, price_version, carried"
-)
+# Per run, once (not once per tag): the bucket, the group columns and the latency bin.
+_RUN = """{bucket} AS b, agent, model, coalesce(error_type, '') AS err,
+               CASE WHEN duration_ms > 0 THEN {key} END AS k, price_version,
+               cost_source IS NOT DISTINCT FROM 'event' AS carried, status, duration_ms,
+               input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+               cost_usd, ttft_ms, user_id, session_id, tags"""
+# What the second pass keeps of a run besides its group.
+_MEASURES = ("k, carried, status, duration_ms, input_tokens, output_tokens, cache_read_tokens,"
+             " cache_write_tokens, cost_usd, ttft_ms, user_id, session_id")  # fmt: skip
+_COMBO = "b, tag_key, raw_value, agent, model, err, price_version"
 _GROUP = "b, tag_key, tag_value, agent, model, err, full_key"
+# A group's latency bins: the bin of each of its runs (``_tally`` counts them).
+_BINS = """,
+    array_agg(k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
+    count(*) FILTER (WHERE k IS NULL) AS lat_zero
+"""
 
 
-def _collapse(min_runs_param: str | None) -> str:
-    """The ``c`` CTE: capped runs, agent/model/error type blanked where the (bucket,
-    key) does not average ``min_runs`` runs per group (``None``: never)."""
-    if min_runs_param is None:
-        return "c AS MATERIALIZED (SELECT *, true AS full_key FROM capped)"
-    blank = "CASE WHEN full_key THEN {0} ELSE '' END AS {0}"
-    # Two hashed levels, not count(DISTINCT (...)): that one sorts every run by a record.
-    return f"""keep AS (
-        SELECT b, tag_key, sum(n) >= {min_runs_param}::bigint * count(*) AS full_key
-        FROM (SELECT b, tag_key, tag_value, agent, model, err, count(*) AS n
-              FROM capped GROUP BY b, tag_key, tag_value, agent, model, err) AS combos
-        GROUP BY b, tag_key
-    ), c AS MATERIALIZED (
-        SELECT b, tag_key, tag_value, full_key, {blank.format("agent")},
-               {blank.format("model")}, {blank.format("err")}, k, {_KEPT}
-        FROM capped JOIN keep USING (b, tag_key)
+def _placed(source: str, columns: str, collapsing: bool) -> str:
+    """``source``'s rows under their group: capped value, blanked where collapsed."""
+    blank = "CASE WHEN full_key THEN {0} ELSE '' END AS {0}" if collapsing else "{0}"
+    return f"""(SELECT b, tag_key, tag_value, {blank.format("agent")},
+               {blank.format("model")}, {blank.format("err")}, full_key, {columns}
+        FROM {source} JOIN value_map USING (b, tag_key, raw_value)) AS placed"""
+
+
+def _placing(cap_param: str, min_runs_param: str | None) -> str:
+    """The ``capped`` and ``value_map`` CTEs: per (bucket, key, raw value), the value it is
+    kept under and whether its (bucket, key) keeps its full key."""
+    capped = f"""capped AS MATERIALIZED (
+        SELECT b, tag_key, raw_value, CASE WHEN raw_value <> '{TAG_OTHER}' AND row_number()
+                   OVER (PARTITION BY b, tag_key, raw_value = '{TAG_OTHER}'
+                         ORDER BY sum(n) DESC, raw_value COLLATE "C") <= {cap_param}
+               THEN raw_value ELSE '{TAG_OTHER}' END AS tag_value
+        FROM combos GROUP BY b, tag_key, raw_value
     )"""
+    if min_runs_param is None:
+        return f"{capped}, value_map AS (SELECT *, true AS full_key FROM capped)"
+    # Two hashed levels, not count(DISTINCT (...)): that one sorts its rows by a record.
+    return f"""{capped}, keep AS (
+        SELECT b, tag_key, sum(n) >= {min_runs_param}::bigint * count(*) AS full_key
+        FROM (SELECT b, tag_key, tag_value, agent, model, err, sum(n) AS n
+              FROM combos JOIN capped USING (b, tag_key, raw_value)
+              GROUP BY b, tag_key, tag_value, agent, model, err) AS capped_combos
+        GROUP BY b, tag_key
+    ), value_map AS MATERIALIZED (SELECT * FROM capped JOIN keep USING (b, tag_key))"""
 
 
 def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None = None,
@@ -92,71 +117,60 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
     start); ``bucket`` ``"hour"``/``"day"`` buckets the runs (``None``: one bucket);
     ``min_runs_param`` collapses the (bucket, key) groups that do not compress.
 
-    One row per (bucket, key, value, agent, model, error type), its latency bins folded
-    into arrays in SQL: a tag key multiplies the groups by its values, and one row per
-    latency bin would make Python fold millions of rows. ``full_key`` says whether the
-    row is full-key or collapsed. No aggregate has DISTINCT or ORDER BY, so every level
-    hashes its groups (a sorted aggregate sorted all the expanded runs): a group's bins
-    come in no particular order and repeat a bin once per price version, and its price
-    versions repeat too; ``_tally`` adds and dedupes them.
+    One row per (bucket, key, value, agent, model, error type); ``full_key`` says
+    whether it is full-key or collapsed. No aggregate has DISTINCT or ORDER BY, so every
+    level hashes its groups: a group's price versions repeat and its bins come one per
+    run; ``_tally`` dedupes and counts them. A JSON null value is never ranked and goes
+    to ``__other__``, as the value ``__other__`` itself does (``coalesce`` below).
     """
-    key = SQL_KEY.format(x="duration_ms")
+    run = _RUN.format(bucket=_bucket_expr(bucket, "$2"), key=SQL_KEY.format(x="duration_ms"))
+    collapsing = min_runs_param is not None
     return f"""
-    WITH t AS MATERIALIZED (
-        SELECT {_bucket_expr(bucket, "$2")} AS b, e.key AS tag_key, e.value AS raw_value,
-               coalesce(error_type, '') AS err,
-               CASE WHEN duration_ms > 0 THEN {key} END AS k, {RUN_COLUMNS}
-        FROM agent_runs CROSS JOIN LATERAL jsonb_each_text(tags) AS e
-        WHERE {where} AND tags IS NOT NULL AND e.key = ANY({keys_param}::text[])
-    ), ranked AS (
-        SELECT b, tag_key, raw_value, row_number() OVER (
-            PARTITION BY b, tag_key ORDER BY count(*) DESC, raw_value COLLATE "C") AS rn
-        FROM t WHERE raw_value <> '{TAG_OTHER}' GROUP BY b, tag_key, raw_value
-    ), capped AS (
-        SELECT t.*, CASE WHEN ranked.rn <= {cap_param} THEN t.raw_value
-                         ELSE '{TAG_OTHER}' END AS tag_value
-        FROM t LEFT JOIN ranked USING (b, tag_key, raw_value)
-    ), {_collapse(min_runs_param)}, {_AGGREGATED}
-    """
-
-
-# Sums per group, and the group's latency bins and price versions from finer groups.
-_AGGREGATED = f"""bins AS (
-        SELECT {_GROUP}, array_agg(k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
-               array_agg(n) FILTER (WHERE k IS NOT NULL) AS lat_counts,
-               coalesce(sum(n) FILTER (WHERE k IS NULL), 0)::bigint AS lat_zero,
-               array_agg(price_version) FILTER (WHERE price_version IS NOT NULL)
+    WITH runs AS NOT MATERIALIZED (
+        SELECT r.*, e.key AS tag_key, coalesce(e.value, '{TAG_OTHER}') AS raw_value
+        FROM (SELECT {run} FROM agent_runs WHERE {where} AND tags IS NOT NULL) AS r
+        CROSS JOIN LATERAL jsonb_each_text(r.tags) AS e
+        WHERE e.key = ANY({keys_param}::text[])
+        OFFSET 0
+    ), combos AS MATERIALIZED (
+        SELECT {_COMBO}, count(*) AS n FROM runs GROUP BY {_COMBO}
+    ), {_placing(cap_param, min_runs_param)}, versions AS (
+        SELECT {_GROUP}, array_agg(price_version) FILTER (WHERE price_version IS NOT NULL)
                    AS price_versions
-        FROM (SELECT {_GROUP}, k, price_version, count(*) AS n FROM c
-              GROUP BY {_GROUP}, k, price_version) AS fine
-        GROUP BY {_GROUP}
+        FROM {_placed("combos", "price_version", collapsing)} GROUP BY {_GROUP}
     ), g AS (
-        SELECT {_GROUP}, {_SUMS}{_SPLIT}{_IDS} FROM c GROUP BY {_GROUP}
+        SELECT {_GROUP}, {_SUMS}{_SPLIT}{_IDS}{_BINS}
+        FROM {_placed("runs", _MEASURES, collapsing)} GROUP BY {_GROUP}
     )
-    SELECT g.*, bins.lat_keys, bins.lat_counts, bins.lat_zero, bins.price_versions
-    FROM g JOIN bins USING ({_GROUP})"""
+    SELECT * FROM g JOIN versions USING ({_GROUP})"""
+
+
+# The statement's settings (``_fetch``). Sorts and nested loops are priced as disabled:
+# Postgres cannot estimate the groups of ``date_bin``, the bin or a tag's values and
+# expects a handful of rows where there are thousands, so it would sort every run
+# (``store.aggregate``'s planner note) and join the groups in nested loops (seen to
+# take minutes); the tag expansion, a lateral call, stays a loop as it must. JIT off:
+# with those prices Postgres would JIT-compile the statement for about a second even
+# when it finds no row. Custom plans only: asyncpg prepares the statement, and from its
+# sixth run on a connection Postgres may pick a generic plan, blind to the time range.
+_SETTINGS = {"enable_sort": "off", "enable_nestloop": "off", "work_mem": WORK_MEM,
+             "jit": "off", "plan_cache_mode": "force_custom_plan"}  # fmt: skip
 
 
 async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
-    """Run ``sql`` hashing its groups (as ``store.aggregate`` does) and without JIT: the
-    ranking's sort is then priced as disabled, which would make Postgres JIT-compile
-    the statement for about a second even when it finds no row."""
+    """Run ``sql`` with ``_SETTINGS``, the caller's settings restored after."""
+    names = list(_SETTINGS)
     async with conn.transaction():
-        old = await conn.fetchrow(
-            "SELECT current_setting('enable_sort') AS sort, current_setting('work_mem') AS mem,"
-            " current_setting('jit') AS jit"
+        old = await conn.fetchval(
+            "SELECT array_agg(current_setting(n)) FROM unnest($1::text[]) AS n", names
         )
-        assert old is not None  # a SELECT without FROM returns one row
-        await conn.execute(
-            f"SET LOCAL enable_sort = off; SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL jit = off"
-        )
+        await conn.execute("; ".join(f"SET LOCAL {n} = '{v}'" for n, v in _SETTINGS.items()))
         rows: list[Any] = await conn.fetch(sql, *args)
+        # A caller's transaction continues after this savepoint: give it its settings back.
         await conn.execute(
-            "SELECT set_config('enable_sort', $1, true), set_config('work_mem', $2, true),"
-            " set_config('jit', $3, true)",
-            old["sort"],
-            old["mem"],
-            old["jit"],
+            "SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
+            names,
+            old,
         )
     return rows
 
@@ -187,25 +201,21 @@ async def aggregate_tagged(
 
 
 def _tally(row: Any) -> Tally:
-    """One group's tally: sums as they are, bins from their arrays, ids sketched."""
+    """One group's tally: sums as they are, bins counted from the runs' bin keys, ids
+    sketched."""
     tally = Tally(
         runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
         duration_sum=row["duration_sum"], duration_min=row["duration_min"],
         duration_max=row["duration_max"],
-        latency=LatencySketch.from_counts(row["lat_zero"], row["lat_keys"] or [],
-                                          row["lat_counts"] or []),
+        latency=LatencySketch(row["lat_zero"], Counter(row["lat_keys"] or ())),
     )  # fmt: skip
     sums = vars(tally)
     for name in ROW_SUMS:
         sums[name] = row[name]
     tally.price_versions = set(row["price_versions"] or ())
-    _sketch(tally, [row["users"]] if row["users"] else [],
-            [row["sessions"]] if row["sessions"] else [])  # fmt: skip
-    return tally
-
-
-def _sketch(tally: Tally, users: list[list[str]], sessions: list[list[str]]) -> None:
-    for parts, target in ((users, tally.users), (sessions, tally.sessions)):
-        sketch = hll_from_values(chain.from_iterable(parts))
+    # Each group's ids come in one array (repeats and all): sketched as they are.
+    for ids, target in ((row["users"], tally.users), (row["sessions"], tally.sessions)):
+        sketch = hll_from_values(ids or ())
         if sketch is not None:
             target.append(sketch)
+    return tally
