@@ -1,6 +1,6 @@
 """Aggregate raw runs per tag value, in SQL, with the cardinality cap applied there.
 
-The hourly tag rollup (and the API's fresh part of a tag answer) needs, per tag key of
+The hourly tag rollup needs, per tag key of
 ``keys`` and value, the ``Tally`` of the runs carrying it, per (agent, model,
 error_type). ONE statement expands each run's tags (``jsonb_each_text``), ranks each
 key's values by runs (ties: the smaller value, ``COLLATE "C"`` = Python's str order) and
@@ -13,8 +13,8 @@ collapsed to one row per value (``dims == 0``, agent/model/error type ''): a key
 hundreds of values (a customer id) crossed with those columns has about one row per
 run in a quiet hour, rows that would cost more to keep and read than the raw rows they
 stand for. The rollup keeps such a bucket's key at set ``0`` only (``tags.derive_sets``)
-and the API reads its other questions from raw rows.
-Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
+and the API reads its other questions from raw rows (``store.tag_raw``: uncapped, one
+key, no expansion). Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
 rows and rollup rows agree exactly.
 
 Structure: the runs are expanded by tag (``runs``: one row per run and rolled-up key,
