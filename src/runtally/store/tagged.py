@@ -14,8 +14,8 @@ hundreds of values (a customer id) crossed with those columns has about one row 
 run in a quiet hour, rows that would cost more to keep and read than the raw rows they
 stand for. The rollup keeps such a bucket's key at set ``0`` only (``tags.derive_sets``)
 and the API reads its other questions from raw rows (``store.tag_raw``: uncapped, one
-key, no expansion). Sums are those of ``store.aggregate`` and latency bins use the same SQL key, so tag
-rows and rollup rows agree exactly.
+key, no expansion). Sums are those of ``store.aggregate`` and latency bins use the same
+SQL key, so tag rows and rollup rows agree exactly.
 
 Structure: the runs are expanded by tag (``runs``: one row per run and rolled-up key,
 never stored, so 1M runs x 5 keys are not kept on disk) and read in two passes. The
