@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from runtally.devstack.shutdown import Shutdown, finish_within
+from runtally.ingest.processes import child_setup
 
 
 async def test_a_signal_sets_every_waiter_and_the_first_reason_stays() -> None:
@@ -67,3 +70,29 @@ async def test_finish_within_passes_the_work_s_error_on() -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         await finish_within(asyncio.create_task(fails()), 1)
+
+
+STARTING = """
+import asyncio, os, signal, time
+from runtally.ingest.worker import install_signals
+
+async def main():
+    os.kill(os.getpid(), signal.SIGTERM)  # the supervisor stops us while we start up
+    time.sleep(0.2)
+    stop = asyncio.Event()
+    install_signals(stop)
+    await asyncio.wait_for(stop.wait(), 10)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("setup", "code"), [(True, 0), (False, -signal.SIGTERM)])
+def test_a_stop_during_a_childs_start_up_is_held_until_its_handlers_exist(
+    setup: bool, code: int
+) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", STARTING], preexec_fn=child_setup if setup else None,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert child.returncode == code, child.stderr

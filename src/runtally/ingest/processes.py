@@ -12,6 +12,10 @@ takes its slot's name back (and, after ``claim_idle_ms``, its slot's pending ent
   ``KILL_MARGIN_S`` later is killed. Exit 0 when every child stopped by itself.
 * Children run in their own session, so a terminal's Ctrl-C reaches the parent only, and
   they get SIGTERM if the parent itself dies (Linux ``PR_SET_PDEATHSIG``).
+* Children start with SIGTERM and SIGINT blocked; ``worker.install_signals`` unblocks them
+  once the handlers are in place. A stop that arrives while a (re)started child is still
+  importing is then held, not fatal: the child stops cleanly instead of dying by the
+  signal's default action (seen under load: exit -15, so the parent exited 1).
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ RESTART_MAX_S = 30.0
 KILL_MARGIN_S = 5.0
 POLL_S = 0.2
 PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM this child when the parent dies (best effort elsewhere)."""
+def child_setup() -> None:  # pragma: no cover - runs in the child before exec
+    """Hold SIGTERM/SIGINT until the child's handlers exist (the mask survives exec), and
+    ask Linux to SIGTERM this child when the parent dies (best effort elsewhere)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -64,7 +71,7 @@ class Slot:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=child_setup if sys.platform == "linux" else None,
         )
         self.started_at, self.restart_at = now, None
         log.info("ingest child %d (%s) started, pid %d", self.index, self.consumer, self.pid)

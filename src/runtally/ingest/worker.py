@@ -78,10 +78,14 @@ def tune_gc() -> None:
 
 
 def install_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT ask for a clean stop (drain the batch in hand, then exit)."""
+    """SIGTERM and SIGINT ask for a clean stop (drain the batch in hand, then exit).
+
+    Then they are unblocked: a supervised child starts with them blocked
+    (``processes.child_setup``), so one sent while it was starting is delivered now."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGTERM, signal.SIGINT))
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
