@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from runtally.backoff import Backoff
 from runtally.config import Settings
+from runtally.ingest.worker import STOP_SIGNALS
 
 log = logging.getLogger("runtally.ingest")
 
@@ -42,7 +43,6 @@ RESTART_MAX_S = 30.0
 KILL_MARGIN_S = 5.0
 POLL_S = 0.2
 PR_SET_PDEATHSIG = 1
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def child_setup() -> None:  # pragma: no cover - runs in the child before exec

@@ -77,15 +77,18 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 def install_signals(stop: asyncio.Event) -> None:
     """SIGTERM and SIGINT ask for a clean stop (drain the batch in hand, then exit).
 
     Then they are unblocked: a supervised child starts with them blocked
     (``processes.child_setup``), so one sent while it was starting is delivered now."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGTERM, signal.SIGINT))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
