@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 
 from runtally.api.schemas import Basis, BreakdownRow, Latency, Tokens
-from runtally.api.tagged import TagAnswer, clip, gather_rolled, raw_tag_parts, rollup_key
+from runtally.api.tagged import TagAnswer, clip, gather_rolled, rollup_key
 from runtally.api.top import exact_path, top_from_rollups
 from runtally.api.users import top_users
 from runtally.config import Settings
@@ -19,6 +19,7 @@ from runtally.localtime import DEFAULT_ZONE, zone_name
 from runtally.rollup.maintenance import retention_cutoff
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
+from runtally.store.tag_raw import aggregate_by_tag
 from runtally.topk import Item
 
 
@@ -46,7 +47,7 @@ async def tag_answer(conn: Connection, selection: Selection, settings: Settings,
     clipped, note = clip(selection, edge)
     read = group_tag if group_tag is not None else sorted(selection.tags)[0]
     grain = granularity if utc_buckets else "q15"
-    parts = await raw_tag_parts(conn, clipped, read, dims, grain, distinct)
+    parts = await aggregate_by_tag(conn, clipped, read, dims, grain, distinct)
     return TagAnswer(parts, "raw", note)
 
 

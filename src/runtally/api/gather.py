@@ -12,7 +12,6 @@ never rescanned from raw rows. Parts are grouped by only the key columns a calle
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 
 from runtally import localtime
@@ -20,23 +19,9 @@ from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
 from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
-from runtally.cube import FULL
 from runtally.store.aggregate import aggregate_intervals
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
-
-
-async def raw_parts(
-    conn: Connection,
-    selection: Selection,
-    intervals: Iterable[tuple[datetime, datetime]],
-    distinct: bool = True,
-    dims: int = FULL,
-) -> list[Part]:
-    """Raw rows of each interval (ascending) aggregated in SQL in one statement, each
-    part bucketed at its interval's start."""
-    found = await aggregate_intervals(conn, selection, list(intervals), distinct, dims)
-    return list(found.items())
 
 
 def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[datetime]:
@@ -95,5 +80,5 @@ async def gather(
         ("rollup_q15", found.quarters),
     ):
         parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone)
-    parts += await raw_parts(conn, selection, found.raw, distinct, dims)
-    return found, parts
+    raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
+    return found, parts + list(raw.items())

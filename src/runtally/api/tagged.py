@@ -126,13 +126,6 @@ def lost_note(selection: Selection, key: str, folded: list[datetime],
     return "; ".join(notes) + " and are left out" if notes else None
 
 
-async def raw_tag_parts(conn: Connection, selection: Selection, key: str, dims: int,
-                        bucket: str | None, distinct: bool = True) -> list[TagPart]:  # fmt: skip
-    """``key``'s values of the raw rows ``selection`` selects, at grouping set ``dims``
-    (every value: no cap), ids sketched with ``distinct``."""
-    return await aggregate_by_tag(conn, selection, key, dims, bucket, distinct)
-
-
 async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: int,
                         granularity: str | None, cutoff: datetime,
                         distinct: bool = True) -> TagAnswer:  # fmt: skip
@@ -151,8 +144,8 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
     parts += await _tag_rows(conn, "rollup_tag_hourly", selection, key, hours, dims, distinct)
     # Coalesced: a key without combinations reads most hours raw, one scan for them all.
     for start, end in coalesce(raw):
-        parts += await raw_tag_parts(conn, selection.during(start, end), key, dims, granularity,
-                                     distinct)  # fmt: skip
+        parts += await aggregate_by_tag(conn, selection.during(start, end), key, dims,
+                                        granularity, distinct)  # fmt: skip
     lost = [sorted(d for d in found if d < cutoff) for found in daily]
     return TagAnswer(parts, "rollups", lost_note(selection, key, *lost))
 
