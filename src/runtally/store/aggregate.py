@@ -29,6 +29,7 @@ from typing import Any
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
 from runtally.sketch import SQL_KEY, hll_from_values
 from runtally.store.protocols import Connection, Record
+from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
 from runtally.tally import COST_SPLIT, SUMS, Tally
 
@@ -61,8 +62,6 @@ _IDS = """,
     array_agg(user_id) FILTER (WHERE user_id IS NOT NULL) AS users,
     array_agg(session_id) FILTER (WHERE session_id IS NOT NULL) AS sessions
 """
-# Only for the aggregate statement (see the planner note above).
-WORK_MEM = "64MB"
 
 
 def _key_columns(dims: int) -> str:
@@ -134,23 +133,6 @@ def _add_fine(tally: Tally, row: Record) -> None:
         bins[row["k"]] = bins.get(row["k"], 0) + runs
 
 
-async def fetch_hashed(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
-    """Run ``sql`` with sorting discouraged and more work_mem, settings restored after."""
-    async with conn.transaction():
-        (old,) = await conn.fetch(
-            "SELECT current_setting('enable_sort') AS sort, current_setting('work_mem') AS mem"
-        )
-        await conn.execute(f"SET LOCAL enable_sort = off; SET LOCAL work_mem = '{WORK_MEM}'")
-        rows: list[Any] = await conn.fetch(sql, *args)
-        # A caller's transaction continues after this savepoint: give it its settings back.
-        await conn.execute(
-            "SELECT set_config('enable_sort', $1, true), set_config('work_mem', $2, true)",
-            old["sort"],
-            old["mem"],
-        )
-    return rows
-
-
 async def aggregate_raw(
     conn: Connection,
     selection: Selection,
@@ -198,7 +180,7 @@ async def aggregate_intervals(
 async def _aggregate(
     conn: Connection, sql: str, args: list[Any], distinct: bool, dims: int
 ) -> dict[GroupKey, Tally]:
-    found = fold_fine(await fetch_hashed(conn, sql, args), 4, distinct)
+    found = fold_fine(await fetch_with(conn, sql, args, HASHED), 4, distinct)
     return {GroupKey(k[0], k[1], k[2], k[3], dims): tally for k, tally in found.items()}
 
 

@@ -12,8 +12,9 @@ value spelled ``__other__`` count as ``__other__``, as in the tag rollup.
 from __future__ import annotations
 
 from runtally.constants import TAG_OTHER
-from runtally.store.aggregate import _bucket_expr, fetch_hashed, fine_sql, fold_fine
+from runtally.store.aggregate import _bucket_expr, fine_sql, fold_fine
 from runtally.store.protocols import Connection
+from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
 from runtally.tags import TagKey
 from runtally.tally import Tally
@@ -32,6 +33,6 @@ async def aggregate_by_tag(conn: Connection, selection: Selection, key: str, dim
     value = f"coalesce(nullif(tags ->> {name}, '{TAG_OTHER}'), '{TAG_OTHER}')"
     sql = fine_sql(f"{where} AND tags ? {name}", _bucket_expr(bucket, "$2"), distinct, dims,
                    value)  # fmt: skip
-    found = fold_fine(await fetch_hashed(conn, sql, args), 5, distinct)
+    found = fold_fine(await fetch_with(conn, sql, args, HASHED), 5, distinct)
     return [(TagKey(k[0], key, k[1], k[2], k[3], k[4], dims), tally)
             for k, tally in found.items()]  # fmt: skip

@@ -37,8 +37,9 @@ from typing import Any
 from runtally.constants import TAG_OTHER
 from runtally.cube import FULL
 from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
-from runtally.store.aggregate import _IDS, _SUMS, WORK_MEM, _bucket_expr
+from runtally.store.aggregate import _IDS, _SUMS, _bucket_expr
 from runtally.store.protocols import Connection
+from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
 from runtally.tags import TagKey
 from runtally.tally import Tally
@@ -145,34 +146,17 @@ def tagged_sql(where: str, keys_param: str, cap_param: str, bucket: str | None =
     SELECT * FROM g JOIN versions USING ({_GROUP})"""
 
 
-# The statement's settings (``_fetch``). Sorts and nested loops are priced as disabled:
-# Postgres cannot estimate the groups of ``date_bin``, the bin or a tag's values and
-# expects a handful of rows where there are thousands, so it would sort every run
-# (``store.aggregate``'s planner note) and join the groups in nested loops (seen to
-# take minutes); the tag expansion, a lateral call, stays a loop as it must. JIT off:
-# with those prices Postgres would JIT-compile the statement for about a second even
-# when it finds no row. Custom plans only: asyncpg prepares the statement, and from its
-# sixth run on a connection Postgres may pick a generic plan, blind to the time range.
-_SETTINGS = {"enable_sort": "off", "enable_nestloop": "off", "work_mem": WORK_MEM,
-             "jit": "off", "plan_cache_mode": "force_custom_plan"}  # fmt: skip
-
-
-async def _fetch(conn: Connection, sql: str, args: list[Any]) -> list[Any]:
-    """Run ``sql`` with ``_SETTINGS``, the caller's settings restored after."""
-    names = list(_SETTINGS)
-    async with conn.transaction():
-        old = await conn.fetchval(
-            "SELECT array_agg(current_setting(n)) FROM unnest($1::text[]) AS n", names
-        )
-        await conn.execute("; ".join(f"SET LOCAL {n} = '{v}'" for n, v in _SETTINGS.items()))
-        rows: list[Any] = await conn.fetch(sql, *args)
-        # A caller's transaction continues after this savepoint: give it its settings back.
-        await conn.execute(
-            "SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
-            names,
-            old,
-        )
-    return rows
+# The statement's settings (``scoped.fetch_with``). Sorts and nested loops are priced
+# as disabled: Postgres cannot estimate the groups of ``date_bin``, the bin or a tag's
+# values and expects a handful of rows where there are thousands, so it would sort
+# every run (``store.aggregate``'s planner note) and join the groups in nested loops
+# (seen to take minutes); the tag expansion, a lateral call, stays a loop as it must.
+# JIT off: with those prices Postgres would JIT-compile the statement for about a
+# second even when it finds no row. Custom plans only: asyncpg prepares the statement,
+# and from its sixth run on a connection Postgres may pick a generic plan, blind to
+# the time range.
+SETTINGS = {**HASHED, "enable_nestloop": "off", "jit": "off",
+            "plan_cache_mode": "force_custom_plan"}  # fmt: skip
 
 
 async def aggregate_tagged(
@@ -193,7 +177,7 @@ async def aggregate_tagged(
     sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket,
                      None if min_runs is None else f"${n + 3}")  # fmt: skip
     out: dict[TagKey, Tally] = {}
-    for row in await _fetch(conn, sql, params):
+    for row in await fetch_with(conn, sql, params, SETTINGS):
         key = TagKey(row["b"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
                      row["err"], FULL if row["full_key"] else 0)  # fmt: skip
         out[key] = _tally(row)
