@@ -67,8 +67,17 @@ def raw_items(runs: list[kit.Run]) -> dict[str, Item]:
     return dict(out)
 
 
-async def store(conn: Any, seed: int, k: int, rolled: bool, raw: bool) -> tuple[
-    list[BucketTop], dict[str, Item]]:  # fmt: skip
+def raw_user(user_id: str | None, outsiders: bool) -> str | None:
+    """A raw run's user: one of the ``IDS`` the rolled buckets share, or (``outsiders``,
+    every other user) an id listed in no rolled bucket."""
+    if user_id is None:
+        return None
+    n = int(user_id[1:])
+    return f"r{n}" if outsiders and n % 2 else f"u{n % IDS}"
+
+
+async def store(conn: Any, seed: int, k: int, rolled: bool, raw: bool,
+                outsiders: bool = False) -> tuple[list[BucketTop], dict[str, Item]]:  # fmt: skip
     """Write top-K rows (days merged from three hour-like parts, hours) and raw runs;
     the buckets ``topk.rank`` merges and every id's exact figures."""
     rng = random.Random(seed)
@@ -84,7 +93,7 @@ async def store(conn: Any, seed: int, k: int, rolled: bool, raw: bool) -> tuple[
             buckets.append(top)
     if raw:
         runs = kit.make_runs(600, START + 3 * DAY + 4 * HOUR, 7, seed)
-        runs = [replace(r, user_id=r.user_id and f"u{int(r.user_id[1:]) % IDS}") for r in runs]
+        runs = [replace(r, user_id=raw_user(r.user_id, outsiders)) for r in runs]
         await ensure_partitions(conn, START.date(), (START + 4 * DAY).date())
         await kit.insert_runs(conn, runs)
         items = raw_items(runs)
@@ -98,21 +107,27 @@ FIGURES = ("runs", "successes", "input_tokens", "output_tokens", "cache_read_tok
 
 
 @pytest.mark.parametrize(
-    ("seed", "k", "limit", "rolled", "raw"),
+    ("seed", "k", "limit", "rolled", "raw", "outsiders"),
     [
-        (1, 100, 10, True, True),  # nothing folded: exact
-        (2, 4, 10, True, True),  # folded remainders, raw ids listed exactly
-        (3, 2, 5, True, False),  # no raw interval
-        (4, 3, 8, False, True),  # raw only: exact
-        (5, 3, 200, True, True),  # the limit asks for more rows than there are ids
-        (6, 1, 1, True, True),
+        (1, 100, 10, True, True, False),  # nothing folded: exact
+        (2, 4, 10, True, True, False),  # folded remainders, raw ids listed exactly
+        (3, 2, 5, True, False, False),  # no raw interval
+        (4, 3, 8, False, True, False),  # raw only: exact
+        (5, 3, 200, True, True, False),  # the limit asks for more rows than there are ids
+        (6, 1, 1, True, True, False),
+        # Raw ids no rolled bucket lists: the statement keeps only the raw top ``limit``
+        # of them and must still rank and bound as if it listed them all.
+        (7, 3, 5, True, True, True),
+        (8, 100, 5, True, True, True),  # ... with nothing folded (no bound to add)
+        (9, 2, 1, True, True, True),
+        (10, 3, 8, False, True, True),
     ],
 )
 async def test_ranked_in_postgres_equals_topk_rank_and_bounds_the_truth(
-    pool: Any, seed: int, k: int, limit: int, rolled: bool, raw: bool
+    pool: Any, seed: int, k: int, limit: int, rolled: bool, raw: bool, outsiders: bool
 ) -> None:
     async with pool.acquire() as conn:
-        buckets, truth = await store(conn, seed, k, rolled, raw)
+        buckets, truth = await store(conn, seed, k, rolled, raw, outsiders)
         rolled_at = (DAYS, HOURS) if rolled else ([], [])
         got = await ranked_top(conn, kit.PROJECT, "user", rolled_at, RAW if raw else [], limit)
     want = rank(buckets, limit)

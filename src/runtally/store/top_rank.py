@@ -7,6 +7,13 @@ folds nothing). Postgres sums each id's figures and errors and ranks them; only 
 ``limit`` rows and one summary row (``topk.Outside``) come back, so the cost no longer
 grows with the ids listed in the range (100k users: thousands of listed ids per range).
 
+Ids of the raw intervals that no rolled bucket lists are ranked by their raw figures
+alone and all carry the same error (the bounds), so only the first ``limit`` of them by
+(cost, runs, id) can reach the top: the others are left out of the ranking and enter
+the summary row as what they are, unsure ids below it (their number and the largest
+cost and runs). At 10M events the raw edges of a 30-day range list ~14k ids, nearly
+all of them alone: ranking 5k ids instead of 19k took the statement from 78 to 50 ms.
+
 Each id's error is, as in ``topk.merge``: its listed errors, plus the ``max_cost`` of
 every rolled bucket not listing it, computed as the sum over all buckets less the sum
 over the buckets listing it (``numeric`` sums are exact). Ties rank as ``topk``: more
@@ -42,8 +49,8 @@ _LISTED_ROWS = """
     WHERE l.project = $1 AND l.kind = $2 AND l.bucket = ANY(${param}::timestamptz[])
       AND NOT l.is_rest
 """
-_RAW_LISTED = """
-    SELECT {column} COLLATE "C", count(*), coalesce(sum(cost_usd), 0), 0, 0
+_RAW_IDS = """
+    SELECT {column} COLLATE "C" AS item, count(*) AS runs, coalesce(sum(cost_usd), 0) AS cost
     FROM agent_runs WHERE project = $1 AND ({spans}) AND {column} IS NOT NULL
     GROUP BY {column}
 """
@@ -69,21 +76,37 @@ WITH rests AS ({daily_rests} UNION ALL {hourly_rests}
     SELECT coalesce(sum(max_cost), 0) AS cost, coalesce(sum(max_runs), 0) AS runs,
            coalesce(bool_or(runs > 0), false) AS folded
     FROM rests
-), listed AS ({daily} UNION ALL {hourly} UNION ALL {raw}
+), rolled AS ({daily} UNION ALL {hourly}
+), raw_ids AS ({raw}
+), raw_kept AS (
+    SELECT item, runs, cost, 0 AS err, 0 AS runs_err FROM raw_ids
+    WHERE item IN (SELECT item FROM rolled) OR item IN (
+        SELECT item FROM raw_ids ORDER BY cost DESC, runs DESC, item LIMIT $5)
+), pruned AS (
+    SELECT count(*) AS n, max(cost) AS cost, max(runs) AS runs FROM raw_ids
+    WHERE item NOT IN (SELECT item FROM raw_kept)
 ), items AS (
-    SELECT DISTINCT ON (item) item, sum(runs) OVER w AS runs, sum(cost) OVER w AS cost,
-           sum(err) OVER w + (SELECT cost FROM bounds) AS cost_error,
-           sum(runs_err) OVER w + (SELECT runs FROM bounds) AS runs_error
-    FROM listed WINDOW w AS (PARTITION BY item) ORDER BY item
+    SELECT item, sum(runs) AS runs, sum(cost) AS cost,
+           sum(err) + (SELECT cost FROM bounds) AS cost_error,
+           sum(runs_err) + (SELECT runs FROM bounds) AS runs_error
+    FROM (SELECT * FROM rolled UNION ALL SELECT * FROM raw_kept) AS listed GROUP BY item
 ), chosen AS (
     SELECT row_number() OVER (ORDER BY cost DESC, runs DESC, item) AS rn, item,
            cost_error, runs_error
     FROM (SELECT * FROM items ORDER BY cost DESC, runs DESC, item LIMIT $5) AS first
-), below AS (
+), kept_below AS (
     SELECT count(*) AS unsure, max(cost + cost_error) AS unsure_cost,
            max(runs + runs_error) AS unsure_runs
     FROM items
     WHERE (cost_error <> 0 OR runs_error <> 0) AND item NOT IN (SELECT item FROM chosen)
+), below AS (
+    -- A pruned id is listed in no rolled bucket: its error is the bounds, for all alike.
+    SELECT k.unsure + CASE WHEN b.cost <> 0 OR b.runs <> 0 THEN p.n ELSE 0 END AS unsure,
+           greatest(k.unsure_cost, CASE WHEN b.cost <> 0 OR b.runs <> 0
+                                        THEN p.cost + b.cost END) AS unsure_cost,
+           greatest(k.unsure_runs, CASE WHEN b.cost <> 0 OR b.runs <> 0
+                                        THEN p.runs + b.runs END) AS unsure_runs
+    FROM kept_below k, pruned p, bounds b
 ), chosen_rows AS ({daily_chosen} UNION ALL {hourly_chosen} UNION ALL {raw_chosen}
 ), top AS (
     SELECT c.rn, c.item, {sums}, c.cost_error, c.runs_error
@@ -116,7 +139,7 @@ def rank_sql(kind: str, spans: int) -> str:
         parts[f"{table}_chosen"] = _CHOSEN_ROWS.format(table=table, param=param, figures=figures)
     return RANK_SQL.format(
         **parts,
-        raw=_RAW_LISTED.format(column=column, spans=where or "false"),
+        raw=_RAW_IDS.format(column=column, spans=where or "false"),
         raw_chosen=_RAW_CHOSEN.format(column=column, spans=where or "false"),
         sums=_SUMS,
         listed=_LISTED,
