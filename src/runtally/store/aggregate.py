@@ -2,8 +2,10 @@
 
 The one query behind both the hourly rollup (an hour at a time) and the read API's
 fresh part (dirty hours and range edges). ONE statement scans the rows once and groups
-them by (bucket, agent, model, error_type, latency bin, price version, carried cost):
-counts, sums, min/max per fine group, plus the user and session ids of each group as
+them by (bucket, agent, model, error_type, price version, carried cost): counts, sums,
+min/max per fine group, the latency bin of each run as one binary int array (decoded by
+numpy and counted by ``np.unique``: grouping by the bin as well made Postgres return and
+Python fold a row per bin, 4x slower), plus the user and session ids of each group as
 arrays. Python folds the fine groups into one ``Tally`` per (bucket, agent, model,
 error_type) and sketches the ids (HyperLogLog ignores repeats, so the ids need no
 DISTINCT). One statement also means one snapshot: the sums and the distinct sketches
@@ -26,8 +28,12 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
-from runtally.sketch import SQL_KEY, hll_from_values
+from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
+from runtally.store.intarrays import int_arrays
 from runtally.store.protocols import Connection, Record
 from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
@@ -75,14 +81,18 @@ def _key_columns(dims: int) -> str:
 def fine_sql(where: str, bucket_expr: str, distinct: bool, dims: int,
              value_expr: str | None = None) -> str:  # fmt: skip
     """The fine groups of the raw rows ``where`` selects: key (bucket, [``value_expr``,]
-    agent, model, error type), latency bin, price version, carried cost (``fold_fine``)."""
+    agent, model, error type), price version, carried cost (``fold_fine``), each with
+    the latency bin of every run of positive duration (``ks``) and the count of the
+    others (``zero``)."""
     key = SQL_KEY.format(x="duration_ms")
     value = "" if value_expr is None else f"{value_expr} AS tag_value, "
-    groups = ", ".join(str(i) for i in range(1, 8 if value_expr is None else 9))
+    groups = ", ".join(str(i) for i in range(1, 7 if value_expr is None else 8))
     return f"""
-    SELECT {bucket_expr} AS bucket, {value}{_key_columns(dims)},
-           CASE WHEN duration_ms > 0 THEN {key} END AS k, price_version,
+    SELECT {bucket_expr} AS bucket, {value}{_key_columns(dims)}, price_version,
            cost_source IS NOT DISTINCT FROM 'event' AS carried,
+           count(*) FILTER (WHERE duration_ms > 0 IS NOT TRUE) AS zero,
+           array_send(coalesce(array_agg({key}) FILTER (WHERE duration_ms > 0), '{{}}'))
+               AS ks,
            {_SUMS}{_IDS if distinct else ""}
     FROM agent_runs WHERE {where}
     GROUP BY {groups}
@@ -114,8 +124,8 @@ def _add_split(tally: Tally, row: Record) -> None:
         tally.price_versions.add(row["price_version"])
 
 
-def _add_fine(tally: Tally, row: Record) -> None:
-    """Fold one fine group (all its runs share one latency bin) into ``tally``."""
+def _add_fine(tally: Tally, row: Record, ks: npt.NDArray[np.int64]) -> None:
+    """Fold one fine group (``ks``: the latency bin of each of its runs) into ``tally``."""
     runs = row["runs"]
     low, high = row["duration_min"], row["duration_max"]
     if tally.runs:
@@ -126,11 +136,10 @@ def _add_fine(tally: Tally, row: Record) -> None:
         sums[name] += row[name]
     tally.failures += runs - row["successes"]
     _add_split(tally, row)
-    if row["k"] is None:
-        tally.latency.zero += runs
-    else:
-        bins = tally.latency.bins
-        bins[row["k"]] = bins.get(row["k"], 0) + runs
+    tally.latency.zero += row["zero"]
+    if len(ks):
+        keys, counts = np.unique(ks, return_counts=True)
+        tally.latency.merge(LatencySketch.from_arrays(0, keys, counts))
 
 
 async def aggregate_raw(
@@ -186,8 +195,8 @@ async def _aggregate(
 
 def fold_fine(rows: Iterable[Record], width: int, distinct: bool) -> dict[tuple[Any, ...], Tally]:
     """Fold fine rows (``fine_sql``'s shape: the first ``width`` columns are the key,
-    then the latency bin, price version, carried flag, ``_SUMS`` and, with ``distinct``,
-    ``_IDS``) into one tally per key (a tuple: ``width`` must be 2 or more), ids
+    then price version, carried flag, zero count, bins, ``_SUMS`` and, with
+    ``distinct``, ``_IDS``) into one tally per key (a tuple: ``width`` must be 2 or more), ids
     sketched."""
     # Keyed by plain tuples while folding: a quarter-hour rollup folds tens of thousands
     # of fine rows, and GroupKeys hash slower.
@@ -195,9 +204,10 @@ def fold_fine(rows: Iterable[Record], width: int, distinct: bool) -> dict[tuple[
     users: dict[tuple[Any, ...], list[list[str]]] = defaultdict(list)
     sessions: dict[tuple[Any, ...], list[list[str]]] = defaultdict(list)
     key_of = itemgetter(*range(width))  # width >= 2: a tuple
-    for row in rows:
+    rows = list(rows)
+    for row, ks in zip(rows, int_arrays([row["ks"] for row in rows]), strict=True):
         key = key_of(row)
-        _add_fine(out[key], row)
+        _add_fine(out[key], row, ks)
         if distinct:
             if row["users"]:
                 users[key].append(row["users"])
