@@ -13,6 +13,7 @@ from typing import Any
 from runtally.api.parts import Part
 from runtally.api.planner import DAY, HOUR, floor_to
 from runtally.cube import FULL, GroupKey
+from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
 from runtally.store.intarrays import int_arrays, sent
 from runtally.store.protocols import Connection
@@ -70,23 +71,31 @@ def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], disti
     return sql, args
 
 
-def rollup_columns(distinct: bool, lone: bool = False) -> str:
-    """The select list of a rollup row's ``ROLLUP_FIELDS`` and ``lat_pcts`` for
-    ``tallies``: bins as binary arrays; without ``distinct``, no HLL sketches; with
-    ``lone``, stored percentiles (``NULL``: not read, or none stored) and bins only
-    where none are stored."""
+def rollup_columns(distinct: bool, lone: bool = False, packed: bool = True) -> str:
+    """The select list of a rollup row's ``ROLLUP_FIELDS``, ``lat_pcts`` and ``lat_bins``
+    for ``tallies``: bins packed (``packed``: the table has ``lat_bins``, migration
+    0008), as binary arrays only where they are not; without ``distinct``, no HLL
+    sketches; with ``lone``, stored percentiles (``NULL``: not read, or none stored) and
+    bins only where none are stored."""
     skip = frozenset() if distinct else _NO_SKETCHES
     columns = [
-        f"NULL::bytea AS {c}" if c in skip else _bins(c, lone) if c in _BINS else c
+        f"NULL::bytea AS {c}" if c in skip else _bins(c, lone, packed) if c in _BINS else c
         for c in ROLLUP_FIELDS
     ]
-    return ", ".join([*columns, "lat_pcts" if lone else "NULL::float8[] AS lat_pcts"])
+    pcts = "lat_pcts" if lone else "NULL::float8[] AS lat_pcts"
+    if not packed:
+        return ", ".join([*columns, pcts, "NULL::bytea AS lat_bins"])
+    bins = "CASE WHEN lat_pcts IS NULL THEN lat_bins END AS lat_bins" if lone else "lat_bins"
+    return ", ".join([*columns, pcts, bins])
 
 
-def _bins(column: str, lone: bool) -> str:
-    if not lone:
+def _bins(column: str, lone: bool, packed: bool) -> str:
+    """One bin array, sent only where neither stored percentiles (``lone``) nor packed
+    bins stand for it."""
+    absent = [*(["lat_pcts IS NULL"] if lone else []), *(["lat_bins IS NULL"] if packed else [])]
+    if not absent:
         return sent(column)
-    return f"CASE WHEN lat_pcts IS NULL THEN array_send({column}) END AS {column}"
+    return f"CASE WHEN {' AND '.join(absent)} THEN array_send({column}) END AS {column}"
 
 
 async def rollup_parts(
@@ -131,18 +140,20 @@ def _parts(rows: list[Any], dims: int) -> list[Part]:
 
 
 def tallies(rows: list[Any]) -> list[Tally]:
-    """The tallies of rows read with ``rollup_columns``: bins decoded by numpy in one
-    pass, stored percentiles as ``StoredQuantiles``."""
+    """The tallies of rows read with ``rollup_columns``: stored percentiles as
+    ``StoredQuantiles``, else bins, packed or as arrays, decoded by numpy in one pass."""
     binned = [r for r in rows if r["lat_pcts"] is None]
-    keys = iter(int_arrays([r["lat_keys"] for r in binned]))
-    counts = iter(int_arrays([r["lat_counts"] for r in binned]))
+    packed = iter(unpack_all([r["lat_bins"] for r in binned if r["lat_bins"] is not None]))
+    arrays = [r for r in binned if r["lat_bins"] is None]
+    keys = iter(int_arrays([r["lat_keys"] for r in arrays]))
+    counts = iter(int_arrays([r["lat_counts"] for r in arrays]))
     out: list[Tally] = []
     for r in rows:
         pcts = r["lat_pcts"]
-        sketch = (
-            LatencySketch.from_arrays(r["lat_zero"], next(keys), next(counts))
-            if pcts is None
-            else StoredQuantiles(pcts)
-        )
+        if pcts is not None:
+            sketch: LatencySketch = StoredQuantiles(pcts)
+        else:
+            bins = next(packed) if r["lat_bins"] is not None else (next(keys), next(counts))
+            sketch = LatencySketch.from_arrays(r["lat_zero"], *bins)
         out.append(Tally.from_row(r, sketch))
     return out

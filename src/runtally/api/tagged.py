@@ -66,8 +66,9 @@ async def _tag_rows(conn: Connection, table: str, selection: Selection, key: str
     clauses += equals(sorted(selection.filters.items()), args)
     if key in selection.tags:
         clauses += equals([("tag_value", selection.tags[key])], args)
+    columns = rollup_columns(distinct, packed=False)  # tag rows keep no packed bins
     rows = await conn.fetch(
-        f"SELECT bucket, tag_value, agent, model, error_type, {rollup_columns(distinct)} "
+        f"SELECT bucket, tag_value, agent, model, error_type, {columns} "
         f"FROM {table} WHERE {' AND '.join(clauses)}",
         *args,
     )

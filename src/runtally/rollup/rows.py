@@ -3,7 +3,8 @@
 Shared by the quarter-hour, hourly and daily rollups. All keep their rows keyed by
 (project, bucket, dims, agent, model, error_type) with the ``ROLLUP_FIELDS`` columns:
 each bucket at every grouping set of ``runtally.cube``. ``replace_rows`` also stores each
-row's percentiles (``lat_pcts``, migration 0007).
+row's percentiles (``lat_pcts``, migration 0007) and its bins packed (``lat_bins``,
+0008): caches of the row's own bins for the read API.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
+from runtally.packedbins import pack
 from runtally.store.protocols import Connection
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -22,7 +24,7 @@ DAY = timedelta(days=1)
 TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
 COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS  # what ``record`` gives (every schema since 0002)
-STORED = (*COLUMNS, "lat_pcts")  # what ``replace_rows`` writes
+STORED = (*COLUMNS, "lat_pcts", "lat_bins")  # what ``replace_rows`` writes
 
 
 def lock_key(kind: str, project: str, bucket: datetime) -> int:
@@ -71,7 +73,7 @@ async def replace_rows(
         end,
     )
     records = [
-        (*record(project, key, tally), stored_percentiles(tally))
+        (*record(project, key, tally), stored_percentiles(tally), packed_bins(tally))
         for key, tally in tallies.items()
         if tally.runs
     ]
@@ -85,6 +87,12 @@ def stored_percentiles(tally: Tally) -> list[float | None]:
     (``runtally.quantiles``, which gives the same values in one numpy pass; per row here,
     after ``record`` folded the bins, is cheaper for the small sketches of most rows)."""
     return list(tally.latency.quantiles(tally.duration_min, tally.duration_max).values())
+
+
+def packed_bins(tally: Tally) -> bytes:
+    """The ``lat_bins`` of a row (``runtally.packedbins``)."""
+    _, keys, counts = tally.latency.to_arrays()
+    return pack(keys, counts)
 
 
 async def read_rows(
