@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
 
 from runtally.sketch import LatencySketch, hll_estimate, hll_from_values
+from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import COST_SPLIT, ROLLUP_FIELDS, Tally
 
 
@@ -93,6 +95,9 @@ def test_row_round_trip() -> None:
     row = tally.to_row()
     assert set(row) == set(ROLLUP_FIELDS)
     back = Tally.from_row(row)
+    assert set(vars(back)) == {f.name for f in fields(Tally)}  # every field, no other
+    assert back == Tally.from_row(row, LatencySketch.from_arrays(
+        row["lat_zero"], row["lat_keys"], row["lat_counts"]))  # fmt: skip
     assert comparable(back) == comparable(tally)
     assert back.unique_users == tally.unique_users > 0
 
@@ -112,3 +117,31 @@ def test_subtract_undoes_merge_for_every_additive_field(seed: int) -> None:
         "price_versions",
     }
     assert {f: got[f] for f in additive} == {f: want[f] for f in additive}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_merged_equals_merging_one_by_one(seed: int) -> None:
+    """``merged`` (one pass per field) gives exactly what merging each tally in turn
+    into an empty one gives, float sums to the last bit, and leaves its inputs as they
+    were."""
+    rng = random.Random(seed)
+    parts = [random_tally(rng) for _ in range(rng.randrange(2, 30))]
+    for part in parts:
+        part.duration_sum += rng.random()  # not exact in every order: the order must match
+    parts.append(Tally())  # an empty part: no min/max
+    rng.shuffle(parts)
+    before = [comparable(p) for p in parts]
+    one_by_one = Tally()
+    for part in parts:
+        one_by_one.merge(part)
+    total = Tally.merged(parts)
+    assert comparable(total) == comparable(one_by_one)
+    assert total.users == one_by_one.users
+    assert [comparable(p) for p in parts] == before
+
+
+def test_merged_refuses_a_sketch_without_bins() -> None:
+    alone = random_tally(random.Random(8))
+    alone.latency = StoredQuantiles([1.0, 2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match="cannot be merged"):
+        Tally.merged([random_tally(random.Random(9)), alone])

@@ -22,17 +22,9 @@ def fold(parts: Iterable[Part], key: Callable[[GroupKey], K | None]) -> dict[K, 
     Parts are never modified. A key with a single part maps to that part itself (most
     buckets of a series have one): treat the result as read-only.
     """
-    out: dict[K, Tally] = {}
-    owned: set[K] = set()  # keys whose tally is a copy this fold may merge into
+    groups: dict[K, list[Tally]] = {}
     for group, tally in parts:
         k = key(group)
-        if k is None:
-            continue
-        if k not in out:
-            out[k] = tally
-            continue
-        if k not in owned:
-            out[k] = Tally.merged([out[k]])  # a copy: parts stay untouched
-            owned.add(k)
-        out[k].merge(tally)
-    return out
+        if k is not None:
+            groups.setdefault(k, []).append(tally)
+    return {k: found[0] if len(found) == 1 else Tally.merged(found) for k, found in groups.items()}
