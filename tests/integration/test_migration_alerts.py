@@ -19,6 +19,7 @@ from runtally.config import Settings
 from runtally.devstack.servers import PostgresServer
 from runtally.store.engine import connect
 from runtally.store.migrate import alembic_config, upgrade
+from tests.integration.migrating import database_at
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,7 @@ async def counts(conn: Any) -> dict[str, int]:
 
 
 def test_up_down_up_with_data(pg_server: PostgresServer) -> None:
-    pg_server.psql('CREATE DATABASE "migrate04"')
-    dsn = pg_server.dsn("migrate04")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, "0002")
+    dsn, settings = database_at(pg_server, "migrate04", "0002")
     asyncio.run(_with(dsn, lambda c: create_key(c, "p", "before")))
     upgrade(settings)
 

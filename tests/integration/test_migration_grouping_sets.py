@@ -14,11 +14,11 @@ import asyncpg
 import pytest
 from alembic import command
 
-from runtally.config import Settings
 from runtally.devstack.servers import PostgresServer
 from runtally.sketch import LatencySketch, hll_estimate, hll_from_values
 from runtally.store.migrate import alembic_config, upgrade
 from runtally.tally import Tally
+from tests.integration.migrating import database_at
 
 pytestmark = pytest.mark.integration
 
@@ -91,10 +91,7 @@ def expected_rows(bucket: datetime, runs: list[Run]) -> dict[tuple[Any, ...], Ta
 def test_upgrade_derives_every_grouping_set_and_downgrade_restores(
     pg_server: PostgresServer,
 ) -> None:
-    pg_server.psql('CREATE DATABASE "migrate02"')
-    dsn = pg_server.dsn("migrate02")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, "0001")
+    dsn, settings = database_at(pg_server, "migrate02", "0001")
     hourly = {HOUR: make_runs(1), HOUR + timedelta(hours=1): make_runs(2)}
     daily_runs = hourly[HOUR] + hourly[HOUR + timedelta(hours=1)]
     day = datetime(2026, 5, 4, tzinfo=UTC)

@@ -25,6 +25,7 @@ from runtally.store.engine import create_pool
 from runtally.store.migrate import alembic_config, upgrade
 from runtally.store.selection import Selection
 from runtally.tally import Tally
+from tests.integration.migrating import database_at
 from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
@@ -98,10 +99,7 @@ async def check_horizon(conn: Any) -> None:
 def test_upgrade_marks_raw_hours_then_quarters_roll_up_and_downgrade_drops_them(
     pg_server: PostgresServer,
 ) -> None:
-    pg_server.psql('CREATE DATABASE "migrate06"')
-    dsn = pg_server.dsn("migrate06")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, PREVIOUS)
+    dsn, settings = database_at(pg_server, "migrate06", PREVIOUS)
     runs = kit.make_runs(6_000, START, 3, seed=60)
     asyncio.run(seed(dsn, runs))
     raw_hours = {kit.hour_of(r.started_at) for r in runs}

@@ -15,13 +15,13 @@ import pytest
 from alembic import command
 
 from runtally.api.gather import gather
-from runtally.config import Settings
 from runtally.cube import MODEL
 from runtally.devstack.servers import PostgresServer
 from runtally.rollup.rows import TABLES
 from runtally.store.aggregate import aggregate_raw
 from runtally.store.migrate import alembic_config, upgrade
 from runtally.store.selection import Selection
+from tests.integration.migrating import database_at
 from tests.integration.rollup import kit
 from tests.integration.test_migration_percentiles import counts, roll_again, seed
 
@@ -76,10 +76,7 @@ async def answer(dsn: str, raw: bool = False) -> list[tuple[Any, Any]]:
 
 
 def test_packed_bins_migration_up_down_up_with_data(pg_server: PostgresServer) -> None:
-    pg_server.psql('CREATE DATABASE "migrate08"')
-    dsn = pg_server.dsn("migrate08")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, BEFORE)
+    dsn, settings = database_at(pg_server, "migrate08", BEFORE)
     asyncio.run(seed(dsn, kit.make_runs(3_000, START, 2, seed=44)))
     before, answered = counts(dsn), asyncio.run(answer(dsn, raw=True))
     assert all(r["lat_bins"] is None for r in asyncio.run(packed_rows(dsn)))

@@ -26,6 +26,7 @@ from runtally.store.migrate import alembic_config, upgrade
 from runtally.store.selection import Selection
 from runtally.stored_quantiles import NAMES, StoredQuantiles
 from runtally.tally import Tally
+from tests.integration.migrating import database_at
 from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
@@ -101,10 +102,7 @@ def counts(dsn: str) -> dict[str, int]:
 
 
 def test_percentiles_migration_up_down_up_with_data(pg_server: PostgresServer) -> None:
-    pg_server.psql('CREATE DATABASE "migrate07"')
-    dsn = pg_server.dsn("migrate07")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, BEFORE)
+    dsn, settings = database_at(pg_server, "migrate07", BEFORE)
     asyncio.run(seed(dsn, kit.make_runs(3_000, START, 2, seed=43)))
     before = counts(dsn)
 

@@ -19,6 +19,7 @@ from runtally.devstack.servers import PostgresServer
 from runtally.rollup.jobs import roll_pending
 from runtally.store.engine import create_pool
 from runtally.store.migrate import alembic_config, upgrade
+from tests.integration.migrating import database_at
 from tests.integration.reprice.kit import OLD, hour, insert, make_runs
 
 pytestmark = pytest.mark.integration
@@ -76,10 +77,7 @@ async def roll(settings: Settings) -> None:
 
 
 def test_0003_up_down_up_with_data(pg_server: PostgresServer) -> None:
-    pg_server.psql('CREATE DATABASE "migrate03"')
-    dsn = pg_server.dsn("migrate03")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, "0002")
+    dsn, settings = database_at(pg_server, "migrate03", "0002")
     asyncio.run(seed(dsn))
 
     upgrade(settings)

@@ -24,6 +24,7 @@ from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_hours
 from runtally.store.migrate import alembic_config, upgrade
 from runtally.store.selection import Selection
+from tests.integration.migrating import database_at
 from tests.integration.rollup import kit
 
 pytestmark = pytest.mark.integration
@@ -96,10 +97,7 @@ def _tables(dsn: str) -> set[str]:
 
 
 def test_tags_migration_up_down_up_with_data(pg_server: PostgresServer) -> None:
-    pg_server.psql('CREATE DATABASE "migrate05"')
-    dsn = pg_server.dsn("migrate05")
-    settings = Settings(database_url=dsn)
-    upgrade(settings, BEFORE)
+    dsn, settings = database_at(pg_server, "migrate05", BEFORE)
     runs = kit.make_runs(2_000, START, 3, seed=41)
     rng = random.Random(2)
     envs = [rng.choice(["prod", "dev"]) for _ in runs]

@@ -30,14 +30,17 @@ runs spilled). Price versions come from ``combos``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from runtally.constants import TAG_OTHER
 from runtally.cube import FULL
 from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
 from runtally.store.aggregate import _IDS, _SUMS, _bucket_expr
+from runtally.store.intarrays import int_arrays
 from runtally.store.protocols import Connection
 from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
@@ -75,9 +78,10 @@ _MEASURES = ("k, carried, status, duration_ms, input_tokens, output_tokens, cach
              " cache_write_tokens, cost_usd, ttft_ms, user_id, session_id")  # fmt: skip
 _COMBO = "b, tag_key, raw_value, agent, model, err, price_version"
 _GROUP = "b, tag_key, tag_value, agent, model, err, full_key"
-# A group's latency bins: the bin of each of its runs (``_tally`` counts them).
+# A group's latency bins: the bin of each of its runs, as one binary array (decoded by
+# numpy for all groups at once, then counted: ``_tally``).
 _BINS = """,
-    array_agg(k) FILTER (WHERE k IS NOT NULL) AS lat_keys,
+    array_send(coalesce(array_agg(k) FILTER (WHERE k IS NOT NULL), '{}')) AS lat_keys,
     count(*) FILTER (WHERE k IS NULL) AS lat_zero
 """
 
@@ -177,21 +181,23 @@ async def aggregate_tagged(
     sql = tagged_sql(where, f"${n + 1}", f"${n + 2}", bucket,
                      None if min_runs is None else f"${n + 3}")  # fmt: skip
     out: dict[TagKey, Tally] = {}
-    for row in await fetch_with(conn, sql, params, SETTINGS):
+    rows = await fetch_with(conn, sql, params, SETTINGS)
+    for row, ks in zip(rows, int_arrays([row["lat_keys"] for row in rows]), strict=True):
         key = TagKey(row["b"], row["tag_key"], row["tag_value"], row["agent"], row["model"],
                      row["err"], FULL if row["full_key"] else 0)  # fmt: skip
-        out[key] = _tally(row)
+        out[key] = _tally(row, ks)
     return out
 
 
-def _tally(row: Any) -> Tally:
-    """One group's tally: sums as they are, bins counted from the runs' bin keys, ids
-    sketched."""
+def _tally(row: Any, ks: npt.NDArray[np.int64]) -> Tally:
+    """One group's tally: sums as they are, bins counted from its runs' bin keys ``ks``,
+    ids sketched."""
+    keys, counts = np.unique(ks, return_counts=True)
     tally = Tally(
         runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
         duration_sum=row["duration_sum"], duration_min=row["duration_min"],
         duration_max=row["duration_max"],
-        latency=LatencySketch(row["lat_zero"], Counter(row["lat_keys"] or ())),
+        latency=LatencySketch.from_arrays(row["lat_zero"], keys, counts),
     )  # fmt: skip
     sums = vars(tally)
     for name in ROW_SUMS:

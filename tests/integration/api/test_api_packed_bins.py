@@ -16,7 +16,7 @@ from runtally.packedbins import SQL_PACK
 from runtally.rollup.rows import TABLES
 
 from .test_api_exact import roll_all, seed
-from .test_api_stored_percentiles import answers, comparable
+from .test_api_stored_percentiles import answers, comparable, set_everywhere
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +38,15 @@ async def test_packed_bins_answer_as_the_arrays_do(
     await roll_all(pool)
     async with pool.acquire() as conn:
         assert await assert_rows_carry_their_bins_packed(conn) > 1000
-        for table in TABLES:  # every answer then merges bins, none reads percentiles
-            await conn.execute(f"UPDATE {table} SET lat_pcts = NULL")
+    await set_everywhere(pool, "lat_pcts = NULL")  # answers merge bins, read no percentiles
     packed = await answers(client, auth)
 
-    async with pool.acquire() as conn:
-        for table in TABLES:
-            await conn.execute(f"UPDATE {table} SET lat_bins = NULL")
+    await set_everywhere(pool, "lat_bins = NULL")
     assert comparable(await answers(client, auth)) == comparable(packed)  # from the arrays
 
     pack = SQL_PACK.format(keys="lat_keys", counts="lat_counts")
+    await set_everywhere(pool, f"lat_bins = {pack}")
     async with pool.acquire() as conn:
-        for table in TABLES:
-            await conn.execute(f"UPDATE {table} SET lat_bins = {pack}")
         assert await assert_rows_carry_their_bins_packed(conn) > 1000  # SQL packs alike
-        for table in TABLES:
-            await conn.execute(f"UPDATE {table} SET lat_keys = '{{}}', lat_counts = '{{}}'")
+    await set_everywhere(pool, "lat_keys = '{}', lat_counts = '{}'")
     assert comparable(await answers(client, auth)) == comparable(packed)  # packed alone

@@ -60,6 +60,13 @@ def comparable(answer: Any) -> Any:
     return answer
 
 
+async def set_everywhere(pool: Any, assignment: str) -> None:
+    """``UPDATE <table> SET <assignment>`` on every rollup table."""
+    async with pool.acquire() as conn:
+        for table in TABLES:
+            await conn.execute(f"UPDATE {table} SET {assignment}")
+
+
 async def assert_rows_carry_their_percentiles(conn: Any) -> int:
     """Every row's ``lat_pcts`` against ``LatencySketch.quantiles`` of its own bins."""
     checked = 0
@@ -88,7 +95,5 @@ async def test_stored_percentiles_answer_as_the_bins_do(
     stored = [t for _, t in parts if isinstance(t.latency, StoredQuantiles)]
     assert len(stored) >= 40  # the clean whole hours of the series read stored values
     from_stored = await answers(client, auth)
-    async with pool.acquire() as conn:
-        for table in TABLES:
-            await conn.execute(f"UPDATE {table} SET lat_pcts = NULL")
+    await set_everywhere(pool, "lat_pcts = NULL")
     assert comparable(await answers(client, auth)) == comparable(from_stored)
