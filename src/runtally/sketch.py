@@ -94,6 +94,13 @@ class LatencySketch:
         return sketch
 
     @classmethod
+    def from_keys(cls, zero: int, keys: npt.NDArray[np.int64]) -> LatencySketch:
+        """Build from the bin key of each value (SQL's ``SQL_KEY`` per run, repeats and
+        all), counted in one numpy pass; ``zero`` values of 0 besides."""
+        bins, counts = np.unique(keys, return_counts=True)
+        return cls.from_arrays(zero, bins, counts)
+
+    @classmethod
     def from_counts(cls, zero: int, keys: Sequence[int], counts: Sequence[int]) -> LatencySketch:
         """Build from parallel (key, count) arrays in which a key may repeat (counts add)."""
         if len(keys) != len(counts):

@@ -179,3 +179,18 @@ def test_quantiles_equal_the_ddsketch_library(seed: int) -> None:
     for q in (0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0):
         expected = reference.get_quantile_value(q)
         assert ours.quantile(q) == pytest.approx(expected, rel=1e-12), q
+
+
+@pytest.mark.parametrize(
+    ("zero", "keys", "bins"),
+    [
+        (0, [], {}),
+        (3, [5], {5: 1}),
+        (1, [7, -2, 7, 7, 0, -2], {-2: 2, 0: 1, 7: 3}),
+    ],
+)
+def test_from_keys_counts_one_key_per_value(
+    zero: int, keys: list[int], bins: dict[int, int]
+) -> None:
+    sketch = LatencySketch.from_keys(zero, np.asarray(keys, dtype=np.int64))
+    assert (sketch.zero, sketch.bins) == (zero, bins)

@@ -136,10 +136,7 @@ def _add_fine(tally: Tally, row: Record, ks: npt.NDArray[np.int64]) -> None:
         sums[name] += row[name]
     tally.failures += runs - row["successes"]
     _add_split(tally, row)
-    tally.latency.zero += row["zero"]
-    if len(ks):
-        keys, counts = np.unique(ks, return_counts=True)
-        tally.latency.merge(LatencySketch.from_arrays(0, keys, counts))
+    tally.latency.merge(LatencySketch.from_keys(row["zero"], ks))
 
 
 async def aggregate_raw(

@@ -192,12 +192,11 @@ async def aggregate_tagged(
 def _tally(row: Any, ks: npt.NDArray[np.int64]) -> Tally:
     """One group's tally: sums as they are, bins counted from its runs' bin keys ``ks``,
     ids sketched."""
-    keys, counts = np.unique(ks, return_counts=True)
     tally = Tally(
         runs=row["runs"], successes=row["successes"], failures=row["runs"] - row["successes"],
         duration_sum=row["duration_sum"], duration_min=row["duration_min"],
         duration_max=row["duration_max"],
-        latency=LatencySketch.from_arrays(row["lat_zero"], keys, counts),
+        latency=LatencySketch.from_keys(row["lat_zero"], ks),
     )  # fmt: skip
     sums = vars(tally)
     for name in ROW_SUMS:
