@@ -83,8 +83,10 @@ WITH rests AS ({daily_rests} UNION ALL {hourly_rests}
     WHERE item IN (SELECT item FROM rolled) OR item IN (
         SELECT item FROM raw_ids ORDER BY cost DESC, runs DESC, item LIMIT $5)
 ), pruned AS (
-    SELECT count(*) AS n, max(cost) AS cost, max(runs) AS runs FROM raw_ids
-    WHERE item NOT IN (SELECT item FROM raw_kept)
+    -- The ids left out: listed in no rolled bucket, so their error is the bounds, the
+    -- same for all; unsure only where the bounds are not zero.
+    SELECT count(*) AS n, max(r.cost) AS cost, max(r.runs) AS runs FROM raw_ids r, bounds b
+    WHERE r.item NOT IN (SELECT item FROM raw_kept) AND (b.cost <> 0 OR b.runs <> 0)
 ), items AS (
     SELECT item, sum(runs) AS runs, sum(cost) AS cost,
            sum(err) + (SELECT cost FROM bounds) AS cost_error,
@@ -100,12 +102,8 @@ WITH rests AS ({daily_rests} UNION ALL {hourly_rests}
     FROM items
     WHERE (cost_error <> 0 OR runs_error <> 0) AND item NOT IN (SELECT item FROM chosen)
 ), below AS (
-    -- A pruned id is listed in no rolled bucket: its error is the bounds, for all alike.
-    SELECT k.unsure + CASE WHEN b.cost <> 0 OR b.runs <> 0 THEN p.n ELSE 0 END AS unsure,
-           greatest(k.unsure_cost, CASE WHEN b.cost <> 0 OR b.runs <> 0
-                                        THEN p.cost + b.cost END) AS unsure_cost,
-           greatest(k.unsure_runs, CASE WHEN b.cost <> 0 OR b.runs <> 0
-                                        THEN p.runs + b.runs END) AS unsure_runs
+    SELECT k.unsure + p.n AS unsure, greatest(k.unsure_cost, p.cost + b.cost) AS unsure_cost,
+           greatest(k.unsure_runs, p.runs + b.runs) AS unsure_runs
     FROM kept_below k, pruned p, bounds b
 ), chosen_rows AS ({daily_chosen} UNION ALL {hourly_chosen} UNION ALL {raw_chosen}
 ), top AS (
