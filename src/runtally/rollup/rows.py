@@ -72,11 +72,7 @@ async def replace_rows(
         start,
         end,
     )
-    records = [
-        (*record(project, key, tally), stored_percentiles(tally), packed_bins(tally))
-        for key, tally in tallies.items()
-        if tally.runs
-    ]
+    records = [_stored(project, key, tally) for key, tally in tallies.items() if tally.runs]
     if records:
         await conn.copy_records_to_table(table, records=records, columns=list(STORED))
     return len(records)
@@ -89,10 +85,14 @@ def stored_percentiles(tally: Tally) -> list[float | None]:
     return list(tally.latency.quantiles(tally.duration_min, tally.duration_max).values())
 
 
-def packed_bins(tally: Tally) -> bytes:
-    """The ``lat_bins`` of a row (``runtally.packedbins``)."""
-    _, keys, counts = tally.latency.to_arrays()
-    return pack(keys, counts)
+_KEYS, _COUNTS = COLUMNS.index("lat_keys"), COLUMNS.index("lat_counts")
+
+
+def _stored(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
+    """The values of one row in ``STORED`` order: its bins packed from the arrays
+    ``record`` already sorted out of the sketch."""
+    values = record(project, key, tally)
+    return (*values, stored_percentiles(tally), pack(values[_KEYS], values[_COUNTS]))
 
 
 async def read_rows(
