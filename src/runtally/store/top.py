@@ -1,10 +1,10 @@
 """Per-user and per-session sums of raw runs, in SQL: a bucket's top K, or every id.
 
-One statement scans the rows once (``GROUPING SETS ((user_id), (session_id))``), ranks
-each kind's ids by cost, then runs, then id (``COLLATE "C"``: Python's str order, the
-order of ``topk.select``) and returns the ``k`` first of each kind plus one remainder
-row per kind with the exact sums of the others, their number and the largest of them
-(``topk.Rest``). Runs without a user (session) id are in no user (session) row.
+One statement sums each kind's ids (one hashed GROUP BY per kind: Postgres sorts every
+run for ``GROUPING SETS`` of this size), picks each kind's ``k`` first by cost, then
+runs, then id (``COLLATE "C"``: Python's str order, the order of ``topk.select``) with
+a top-N sort, and returns them plus one remainder row per kind with the exact sums of
+the others, their number and the largest of them (``topk.Rest``). Runs without a user (session) id are in no user (session) row.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from runtally.store.protocols import Connection, Record
+from runtally.store.scoped import HASHED, fetch_with
 from runtally.store.selection import Selection
 from runtally.topk import BucketTop, Item, Rest
 
@@ -43,35 +44,45 @@ _REST = """
 COLUMN = {"user": "user_id", "session": "session_id"}
 
 
+def _listed(kind: str, k_param: str) -> str:
+    """The ``k`` first ids of one kind: a top-N sort, not a rank of every id."""
+    return f"""(SELECT * FROM ids WHERE kind = '{kind}'
+             ORDER BY cost DESC, runs DESC, item COLLATE "C" LIMIT {k_param})"""
+
+
+def _per_id(kind: str, where: str) -> str:
+    """Every id of one kind with its sums (runs without one are in no id)."""
+    column = COLUMN[kind]
+    return f"""SELECT '{kind}'::text AS kind, {column} AS item, {_PER_ID}
+        FROM agent_runs WHERE {where} AND {column} IS NOT NULL GROUP BY {column}"""
+
+
 def top_sql(where: str, k_param: str, kinds: tuple[str, ...] = KINDS) -> str:
-    """The statement for ``kinds`` (both: one scan with grouping sets)."""
-    if len(kinds) == 1:
-        kind, item = f"'{kinds[0]}'::text", COLUMN[kinds[0]]
-    else:
-        kind = "CASE WHEN GROUPING(user_id) = 0 THEN 'user' ELSE 'session' END"
-        item = "coalesce(user_id, session_id)"
-    sets = ", ".join(f"({COLUMN[k]})" for k in kinds)
+    """The statement for ``kinds``. The remainder is every other id (an anti-join with
+    the listed ones), summed as it is."""
+    ids = " UNION ALL ".join(_per_id(k, where) for k in kinds)
     values = ", ".join(f"('{k}')" for k in kinds)
+    listed = " UNION ALL ".join(_listed(k, k_param) for k in kinds)
     return f"""
-    WITH ids AS (
-        SELECT {kind} AS kind, {item} AS item, {_PER_ID}
-        FROM agent_runs WHERE {where}
-        GROUP BY GROUPING SETS ({sets})
-    ), ranked AS (
-        SELECT *, row_number() OVER (
-            PARTITION BY kind ORDER BY cost DESC, runs DESC, item COLLATE "C") AS rn
-        FROM ids WHERE item IS NOT NULL
+    WITH ids AS MATERIALIZED ({ids}), listed AS MATERIALIZED ({listed}), rest AS (
+        SELECT ids.* FROM ids LEFT JOIN listed USING (kind, item)
+        WHERE listed.item IS NULL
     )
     SELECT kind, false AS is_rest, item, runs, successes, duration_sum, input_tokens,
            output_tokens, cache_read_tokens, cache_write_tokens, cost,
            NULL::bigint AS items, NULL::numeric AS max_cost, NULL::bigint AS max_runs
-    FROM ranked WHERE rn <= {k_param}
+    FROM listed
     UNION ALL
     SELECT k.kind, true, '', {_REST}
-    FROM (VALUES {values}) AS k(kind)
-    LEFT JOIN ranked ON ranked.kind = k.kind AND ranked.rn > {k_param}
+    FROM (VALUES {values}) AS k(kind) LEFT JOIN rest ON rest.kind = k.kind
     GROUP BY k.kind
     """
+
+
+# Every id's sums are hashed (two hash tables, one per kind: sorting 1M runs by id
+# spilled to disk), and without JIT: compiling the statement took over a second of
+# its four at 1M runs.
+SETTINGS = {**HASHED, "jit": "off"}
 
 
 def item_of(row: Record) -> Item:
@@ -101,6 +112,7 @@ async def top_ids(
     where, args = raw.raw_where()
     limit: Any = k if k is not None else 2**62
     tops: dict[str, BucketTop] = {kind: BucketTop() for kind in kinds}
-    for row in await conn.fetch(top_sql(where, f"${len(args) + 1}", kinds), *args, limit):
+    sql = top_sql(where, f"${len(args) + 1}", kinds)
+    for row in await fetch_with(conn, sql, [*args, limit], SETTINGS):
         add_row(tops, row)
     return tops
