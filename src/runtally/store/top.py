@@ -2,9 +2,10 @@
 
 One statement sums each kind's ids (one hashed GROUP BY per kind: Postgres sorts every
 run for ``GROUPING SETS`` of this size), picks each kind's ``k`` first by cost, then
-runs, then id (``COLLATE "C"``: Python's str order, the order of ``topk.select``) with
-a top-N sort, and returns them plus one remainder row per kind with the exact sums of
-the others, their number and the largest of them (``topk.Rest``). Runs without a user (session) id are in no user (session) row.
+runs, then id (``COLLATE "C"``: Python's str order, the order of ``topk.select``) with a
+top-N sort, and returns them plus one remainder row per kind with the exact sums of the
+others, their number and the largest of them (``topk.Rest``). Runs without a user
+(session) id are in no user (session) row.
 """
 
 from __future__ import annotations

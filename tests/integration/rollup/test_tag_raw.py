@@ -1,6 +1,6 @@
 """``aggregate_by_tag`` (the raw side of tag answers: one hashed pass, no cap) against
 the tag rollup's statement with no cap, projected to the same grouping set: the same
-tallies per bucket and value, including JSON ``null`` and ``__other__`` values, runs
+tallies per bucket and value, including JSON ``null``, ``__other__`` and non-string values, runs
 without the key left out."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from .test_aggregate_intervals import comparable
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 6, 1, 10, tzinfo=UTC)
-VALUES = ["prod", "staging", "__other__", None]
+# JSON values that are not strings too: both sides take a value's text (``#>>``/``->>``).
+VALUES = ["prod", "staging", "__other__", None, 3, True, {"a": 1}]
 
 
 async def seed(conn: Any) -> None:
@@ -62,5 +63,5 @@ async def test_one_pass_equals_the_rollup_statement(pool: Any, dims: int,
         selection = Selection(kit.PROJECT, START + timedelta(minutes=7), START + timedelta(hours=3))
         expected = await rollup_statement(conn, selection, dims, bucket)
         found = dict(await aggregate_by_tag(conn, selection, "env", dims, bucket))
-    assert {k.value for k in found} == {"prod", "staging", "__other__"}
+    assert {k.value for k in found} == {"prod", "staging", "__other__", "3", "true", '{"a": 1}'}
     assert comparable(found) == comparable(expected)
