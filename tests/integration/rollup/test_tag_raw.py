@@ -65,3 +65,13 @@ async def test_one_pass_equals_the_rollup_statement(pool: Any, dims: int,
         found = dict(await aggregate_by_tag(conn, selection, "env", dims, bucket))
     assert {k.value for k in found} == {"prod", "staging", "__other__", "3", "true", '{"a": 1}'}
     assert comparable(found) == comparable(expected)
+
+
+async def test_a_key_listed_twice_is_counted_once(pool: Any) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        selection = Selection(kit.PROJECT, START, START + timedelta(hours=3))
+        once = await aggregate_tagged(conn, selection, ["env"], 2**31 - 1, "hour")
+        twice = await aggregate_tagged(conn, selection, ["env", "env"], 2**31 - 1, "hour")
+    assert sum(t.runs for t in once.values()) > 0
+    assert comparable(twice) == comparable(once)
