@@ -100,22 +100,20 @@ def _ranking(cap_param: str, min_runs_param: str | None) -> str:
     )"""
 
 
-def _runs(where: str, keys_param: str, n_keys: int, bucket: str) -> str:
-    """The ``runs`` CTE: runs carrying at least one of the keys with their values of the
-    keys (``vals``: JSON values, NULL where a run lacks the key). Read twice."""
+def _runs(where: str, keys_param: str, bucket: str) -> str:
+    """The ``runs`` CTE (runs carrying at least one of the keys; read twice) and the
+    first pass: runs counted per tag set, the sets expanded into ``combos``."""
     run = _RUN.format(bucket=bucket, key=SQL_KEY.format(x="duration_ms"))
-    vals = ", ".join(f"tags -> ({keys_param}::text[])[{i}]" for i in range(1, n_keys + 1))
     return f"""runs AS NOT MATERIALIZED (
-        SELECT {run}, tags, ARRAY[{vals}] AS vals FROM agent_runs
-        WHERE {where} AND tags ?| {keys_param}::text[]
+        SELECT {run}, tags FROM agent_runs WHERE {where} AND tags ?| {keys_param}::text[]
     ), tagsets AS (
-        SELECT b, agent, model, err, price_version, vals, count(*) AS n
-        FROM runs GROUP BY b, agent, model, err, price_version, vals
+        SELECT b, agent, model, err, price_version, tags, count(*) AS n
+        FROM runs GROUP BY b, agent, model, err, price_version, tags
     ), combos AS MATERIALIZED (
-        SELECT b, e.tag_key, coalesce(e.v #>> '{{}}', '{TAG_OTHER}') AS raw_value, agent,
+        SELECT b, e.key AS tag_key, coalesce(e.value, '{TAG_OTHER}') AS raw_value, agent,
                model, err, price_version, sum(n) AS n
-        FROM tagsets CROSS JOIN LATERAL unnest({keys_param}::text[], vals) AS e(tag_key, v)
-        WHERE e.v IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
+        FROM tagsets CROSS JOIN LATERAL jsonb_each_text(tags) AS e
+        WHERE e.key = ANY({keys_param}::text[]) GROUP BY 1, 2, 3, 4, 5, 6, 7
     )"""
 
 
@@ -167,7 +165,7 @@ def tagged_sql(where: str, keys_param: str, n_keys: int, cap_param: str,
     null value is never ranked and goes to ``__other__``, as the value ``__other__``
     itself does (``#>>`` gives a value's text, NULL for JSON null).
     """
-    runs = _runs(where, keys_param, n_keys, _bucket_expr(bucket, "$2"))
+    runs = _runs(where, keys_param, _bucket_expr(bucket, "$2"))
     final = ", ".join(_FINAL)
     nulls = ", ".join(f"NULL::{kind} AS {name}" for name, kind in FINE_ONLY)
     fine_columns = ", ".join(name for name, _ in FINE_ONLY)
