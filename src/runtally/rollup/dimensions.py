@@ -10,6 +10,7 @@ bucket's rows, so a re-roll gives identical rows (every merge follows key order)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,11 +22,13 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.store.tagged import aggregate_tagged
 from runtally.store.top import KINDS, top_ids
-from runtally.tags import complete_combos, derive_sets, fold, rebucket
+from runtally.tags import TagKey, complete_combos, derive_sets, fold, rebucket
+from runtally.tally import Tally
 from runtally.topk import merge_top
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+TagRows = dict[TagKey, Tally]
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,23 @@ class Dimensions:
                    settings.tag_combo_min_runs)  # fmt: skip
 
 
-async def roll_hour_dimensions(
-    conn: Connection, project: str, hour: datetime, dims: Dimensions
-) -> int:
-    """Replace ``hour``'s tag and top-K rows from its raw rows; rows written."""
-    raw = Selection(project, hour, hour + HOUR)
+async def hour_tags(conn: Connection, raw: Selection, dims: Dimensions) -> TagRows:
+    """The tag rows of the raw rows ``raw`` selects (one hour), every grouping set."""
     full = await aggregate_tagged(conn, raw, dims.keys, dims.cap, min_runs=dims.combo_min_runs)
-    tags = derive_sets(full)
-    span = (hour, hour + HOUR)
-    written = await replace_tag_rows(conn, "rollup_tag_hourly", project, span, tags)
+    return derive_sets(full)
+
+
+async def roll_hour_dimensions(
+    conn: Connection, raw: Selection, dims: Dimensions, tags: Awaitable[TagRows] | None = None
+) -> int:
+    """Replace the tag and top-K rows of the hour ``raw`` selects from its raw rows; rows
+    written. ``tags``: its tag rows being computed elsewhere (``rollup.side``), else
+    computed here."""
     tops = await top_ids(conn, raw, dims.top_k)
-    return written + await replace_top_rows(conn, "rollup_top_hourly", project, span, tops)
+    rows = await tags if tags is not None else await hour_tags(conn, raw, dims)
+    span = (raw.start, raw.end)
+    written = await replace_tag_rows(conn, "rollup_tag_hourly", raw.project, span, rows)
+    return written + await replace_top_rows(conn, "rollup_top_hourly", raw.project, span, tops)
 
 
 async def roll_day_dimensions(

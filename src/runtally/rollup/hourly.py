@@ -8,7 +8,8 @@ Each hour is rolled in its own short transaction that never blocks ingest:
 3. Aggregate the hour's raw rows once at quarter hours and replace its ``rollup_q15``
    rows (``rollup.quarters``), then its ``rollup_hourly`` rows merged from the quarters
    (the full-key rows and every grouping set derived from them, ``cube``), and its tag
-   and top-K rows (``rollup.dimensions``).
+   and top-K rows (``rollup.dimensions``; the tag aggregate on a second connection if
+   one is free, ``rollup.side``, as exact as on this one: see there).
 4. Mark the hour's UTC day dirty for the daily rollup.
 5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
 
@@ -28,13 +29,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from runtally.cube import cube
-from runtally.rollup.dimensions import Dimensions, roll_hour_dimensions
+from runtally.rollup.dimensions import Dimensions, hour_tags, roll_hour_dimensions
 from runtally.rollup.quarters import roll_quarters
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
+from runtally.rollup.side import alongside, spare
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
 from runtally.store.protocols import Connection, Pool
+from runtally.store.selection import Selection
 
 TABLE = "rollup_hourly"
 
@@ -58,9 +61,15 @@ async def dirty_hours(
 
 
 async def roll_hour(
-    conn: Connection, project: str, hour: datetime, dims: Dimensions = Dimensions()
+    conn: Connection,
+    project: str,
+    hour: datetime,
+    dims: Dimensions = Dimensions(),
+    side: Connection | None = None,
 ) -> tuple[Outcome, int]:
-    """Recompute one hour (steps 1-5 above); returns the outcome and rows written."""
+    """Recompute one hour (steps 1-5 above); returns the outcome and rows written.
+    With ``side`` (an idle connection), the tag aggregate runs on it meanwhile
+    (``rollup.side``)."""
     async with conn.transaction():
         locked = await conn.fetchval(
             "SELECT pg_try_advisory_xact_lock($1)", lock_key("hour", project, hour)
@@ -75,10 +84,7 @@ async def roll_hour(
         )
         if seq is None:
             return Outcome.SKIPPED, 0
-        tallies, written = await roll_quarters(conn, project, hour)
-        written += await replace_rows(conn, TABLE, project, hour, hour + HOUR, cube(tallies))
-        # Tag and top-K rows: not counted in ``written`` (the rollup tables' rows).
-        await roll_hour_dimensions(conn, project, hour, dims)
+        written = await _recompute(conn, Selection(project, hour, hour + HOUR), dims, side)
         await mark_days(conn, [(project, day_start(hour))])
         status = await conn.execute(
             "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",
@@ -89,13 +95,27 @@ async def roll_hour(
     return (Outcome.CLEARED if status == "DELETE 1" else Outcome.REDIRTIED), written
 
 
+async def _recompute(
+    conn: Connection, raw: Selection, dims: Dimensions, side: Connection | None
+) -> int:
+    """Step 3: the hour's quarter, hourly, tag and top-K rows; rollup rows written."""
+    async with alongside(side, lambda other: hour_tags(other, raw, dims)) as tags:
+        tallies, written = await roll_quarters(conn, raw.project, raw.start)
+        written += await replace_rows(conn, TABLE, raw.project, raw.start, raw.end,
+                                      cube(tallies))  # fmt: skip
+        # Tag and top-K rows: not counted in ``written`` (the rollup tables' rows).
+        await roll_hour_dimensions(conn, raw, dims, tags)
+    return written
+
+
 async def roll_hours(
     pool: Pool, limit: int, before: datetime | None = None, dims: Dimensions = Dimensions()
 ) -> RollStats:
-    """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given)."""
+    """One pass: roll up to ``limit`` dirty hours (only those before ``before`` if given),
+    with a second connection for each hour's tag aggregate if the pool has one free."""
     stats = RollStats()
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, spare(pool) as side:
         for project, hour in await dirty_hours(conn, limit, before):
-            outcome, written = await roll_hour(conn, project, hour, dims)
+            outcome, written = await roll_hour(conn, project, hour, dims, side)
             stats.count(outcome, written)
     return stats

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from runtally.config import Settings
+from runtally.rollup.dimensions import Dimensions
+from runtally.rollup.hourly import dirty_hours, roll_hour, roll_hours
 from runtally.rollup.jobs import roll_pending
+from runtally.rollup.stats import Outcome
 from runtally.store.dirty import mark_hours
 from tests.integration.rollup import kit
 
@@ -197,6 +200,19 @@ async def test_tag_and_top_rows_match_the_runs_before_and_after_late_events(
         assert {(r["bucket"], r["tag_key"]) for r in sums if r["dims"]} == kept
 
 
+async def snapshot(pool: Any, tables: tuple[str, ...]) -> list[Any]:
+    """Every row of ``tables`` but the last column (when it was written), sorted."""
+    async with pool.acquire() as conn:
+        # Float sums compare within 1e-12: Postgres adds rows in hash-table order.
+        return [
+            sorted(
+                tuple(kit.Close(v) if isinstance(v, float) else v for v in r.values())[:-1]
+                for r in await conn.fetch(f"SELECT * FROM {t}")
+            )
+            for t in tables
+        ]
+
+
 async def test_rerolling_gives_identical_tag_and_top_rows(pool: Any, settings: Settings) -> None:
     settings = settings.model_copy(update={"rollup_tags": "customer", "tag_value_cap": CAP})
     rng = random.Random(9)
@@ -206,21 +222,47 @@ async def test_rerolling_gives_identical_tag_and_top_rows(pool: Any, settings: S
     async with pool.acquire() as conn:
         await insert(conn, runs, tags)
     await roll_pending(pool, settings)
-
-    async def snapshot() -> list[Any]:
-        async with pool.acquire() as conn:
-            # Float sums compare within 1e-12: Postgres adds rows in hash-table order.
-            return [
-                sorted(
-                    tuple(kit.Close(v) if isinstance(v, float) else v for v in r.values())[:-1]
-                    for r in await conn.fetch(f"SELECT * FROM {t}")
-                )
-                for t in tables
-            ]
-
-    before = await snapshot()
+    before = await snapshot(pool, tables)
     assert all(before)
     async with pool.acquire() as conn:
         await kit.redirty_everything(conn)
     await roll_pending(pool, settings)
-    assert await snapshot() == before
+    assert await snapshot(pool, tables) == before
+
+
+class CountingPool:
+    """``pool``, counting the connections taken from it."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.acquired = 0
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        self.acquired += 1
+        return self.pool.acquire(timeout=timeout)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def test_a_side_connection_for_the_tag_aggregate_gives_the_same_rows(
+    pool: Any, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"rollup_tags": "customer,request_id",
+                                           "tag_value_cap": CAP})  # fmt: skip
+    dims = Dimensions.from_settings(settings)
+    rng = random.Random(5)
+    runs = kit.make_runs(3_000, START, 4, seed=33)
+    tables = ("rollup_tag_hourly", "rollup_top_hourly")
+    async with pool.acquire() as conn:
+        await insert(conn, runs, {r.event_id: tags_of(r, rng) for r in runs})
+    counting = CountingPool(pool)
+    assert (await roll_hours(counting, 100, dims=dims)).cleared == 4
+    assert counting.acquired == 2  # the pass's connection and the spare one
+    with_side = await snapshot(pool, tables)
+    assert all(with_side)
+    async with pool.acquire() as conn:
+        await kit.redirty_everything(conn)
+        for project, hour in await dirty_hours(conn, 100):
+            assert (await roll_hour(conn, project, hour, dims))[0] is Outcome.CLEARED
+    assert await snapshot(pool, tables) == with_side
