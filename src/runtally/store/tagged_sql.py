@@ -2,7 +2,7 @@
 
 Runs are never expanded per tag; the statement reads them twice. The first pass counts
 runs per tag set (``tagsets``: bucket, agent, model, error type, price version and the
-values of the rolled keys) and expands only those sets per key into ``combos``
+run's tags) and expands only those sets per key into ``combos``
 (bucket, key, raw value, agent, model, error type, price version, runs): from them the
 ranking (``capped``, its ``kept`` values within the cap) and the collapse test
 (``keep``). The second pass gives each run its kept values (one hashed probe into
@@ -163,7 +163,7 @@ def tagged_sql(where: str, keys_param: str, n_keys: int, cap_param: str,
 
     No aggregate has DISTINCT or ORDER BY, so every level hashes its groups. A JSON
     null value is never ranked and goes to ``__other__``, as the value ``__other__``
-    itself does (``#>>`` gives a value's text, NULL for JSON null).
+    itself does (``jsonb_each_text`` and ``->>`` give a value's text, NULL for JSON null).
     """
     runs = _runs(where, keys_param, _bucket_expr(bucket, "$2"))
     final = ", ".join(_FINAL)
