@@ -204,32 +204,47 @@ class LatencySketch:
         return self._quantiles((q,))[0]
 
     def _quantiles(self, qs: Sequence[float]) -> list[float | None]:
-        if not all(0 <= q <= 1 for q in qs):
-            raise ValueError("quantile must be within [0, 1]")
-        zero, keys, counts = self.to_arrays()
-        running = list(accumulate(counts, initial=zero))  # [zero, zero + c0, ...]: exact ints
-        total = running[-1]
-        if total == 0:
-            return [None for _ in qs]
-        out: list[float | None] = []
-        for q in qs:
-            rank = q * (total - 1)
-            # The first bin whose running count exceeds the rank (else the last bin).
-            i = bisect_right(running, rank, lo=1)
-            out.append(0.0 if rank < zero else bucket_value(keys[min(i, len(keys)) - 1]))
-        return out
+        return quantiles_of_arrays(*self.to_arrays(), qs)
 
     def quantiles(
         self, low: float | None = None, high: float | None = None
     ) -> dict[str, float | None]:
         """p50…p99, each clamped to the exact ``[low, high]`` when given."""
-        values = self._quantiles([q for _, q in QUANTILES])
-        out: dict[str, float | None] = {}
-        for (name, _), value in zip(QUANTILES, values, strict=True):
-            if value is not None and low is not None and high is not None:
-                value = min(max(value, low), high)
-            out[name] = value
-        return out
+        return clamped_quantiles(*self.to_arrays(), low, high)
+
+
+def quantiles_of_arrays(
+    zero: int, keys: Sequence[int], counts: Sequence[int], qs: Sequence[float]
+) -> list[float | None]:
+    """The values at quantiles ``qs`` (0..1) of the bins ``to_arrays`` gives, as ddsketch
+    defines them; ``None`` each when empty."""
+    if not all(0 <= q <= 1 for q in qs):
+        raise ValueError("quantile must be within [0, 1]")
+    running = list(accumulate(counts, initial=zero))  # [zero, zero + c0, ...]: exact ints
+    total = running[-1]
+    if total == 0:
+        return [None for _ in qs]
+    out: list[float | None] = []
+    for q in qs:
+        rank = q * (total - 1)
+        # The first bin whose running count exceeds the rank (else the last bin).
+        i = bisect_right(running, rank, lo=1)
+        out.append(0.0 if rank < zero else bucket_value(keys[min(i, len(keys)) - 1]))
+    return out
+
+
+def clamped_quantiles(
+    zero: int, keys: Sequence[int], counts: Sequence[int], low: float | None, high: float | None
+) -> dict[str, float | None]:
+    """p50…p99 of the bins ``to_arrays`` gives, each clamped to ``[low, high]`` when both
+    are given (a row's exact min and max)."""
+    values = quantiles_of_arrays(zero, keys, counts, [q for _, q in QUANTILES])
+    out: dict[str, float | None] = {}
+    for (name, _), value in zip(QUANTILES, values, strict=True):
+        if value is not None and low is not None and high is not None:
+            value = min(max(value, low), high)
+        out[name] = value
+    return out
 
 
 def _ints(values: Ints) -> Sequence[int]:

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from runtally.api.cover import QUARTER, Cover, cover, lone_sources
 from runtally.api.planner import DAY, HOUR
+from runtally.cube import GroupKey
 from runtally.localtime import boundaries, zone
 from runtally.quantiles import quantiles_of
-from runtally.rollup.rows import stored_percentiles
+from runtally.rollup.rows import record, stored_percentiles
 from runtally.sketch import LatencySketch
 from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import Tally
@@ -112,7 +113,8 @@ def test_stored_percentiles_are_those_a_read_computes() -> None:
     read = quantiles_of([t.latency for t in tallies],
                         [(t.duration_min, t.duration_max) for t in tallies])  # fmt: skip
     for tally, values in zip(tallies, read, strict=True):
-        assert stored_percentiles(tally) == list(values.values())
+        row = record("p", GroupKey(datetime(2026, 1, 1, tzinfo=UTC), "a", "m", ""), tally)
+        assert stored_percentiles(row) == list(values.values())
 
 
 @pytest.mark.parametrize(

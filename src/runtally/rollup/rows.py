@@ -10,12 +10,13 @@ row's percentiles (``lat_pcts``, migration 0007) and its bins packed (``lat_bins
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
 from runtally.packedbins import pack
+from runtally.sketch import clamped_quantiles
 from runtally.store.protocols import Connection
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -78,21 +79,25 @@ async def replace_rows(
     return len(records)
 
 
-def stored_percentiles(tally: Tally) -> list[float | None]:
-    """The ``lat_pcts`` of a row: p50…p99 clamped to its min/max, as a read computes them
-    (``runtally.quantiles``, which gives the same values in one numpy pass; per row here,
-    after ``record`` folded the bins, is cheaper for the small sketches of most rows)."""
-    return list(tally.latency.quantiles(tally.duration_min, tally.duration_max).values())
+_ZERO, _KEYS, _COUNTS = (COLUMNS.index(c) for c in ("lat_zero", "lat_keys", "lat_counts"))
+_LOW, _HIGH = COLUMNS.index("duration_min"), COLUMNS.index("duration_max")
 
 
-_KEYS, _COUNTS = COLUMNS.index("lat_keys"), COLUMNS.index("lat_counts")
+def stored_percentiles(values: Sequence[Any]) -> list[float | None]:
+    """The ``lat_pcts`` of a row (``values``: its ``record``): p50…p99 clamped to its
+    min/max, as a read computes them (``runtally.quantiles``, which gives the same values
+    in one numpy pass; per row here, from the bins ``record`` already sorted, is cheaper
+    for the small sketches of most rows)."""
+    pcts = clamped_quantiles(values[_ZERO], values[_KEYS], values[_COUNTS], values[_LOW],
+                             values[_HIGH])  # fmt: skip
+    return list(pcts.values())
 
 
 def _stored(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:
-    """The values of one row in ``STORED`` order: its bins packed from the arrays
-    ``record`` already sorted out of the sketch."""
+    """The values of one row in ``STORED`` order: its percentiles and packed bins, both
+    made from the arrays ``record`` already sorted out of the sketch."""
     values = record(project, key, tally)
-    return (*values, stored_percentiles(tally), pack(values[_KEYS], values[_COUNTS]))
+    return (*values, stored_percentiles(values), pack(values[_KEYS], values[_COUNTS]))
 
 
 async def read_rows(
