@@ -66,4 +66,6 @@ TAG_OTHER = "__other__"  # the row a bucket's values beyond the cap are folded i
 TAG_VALUE_CAP = 1000
 TAG_COMBO_MIN_RUNS = 4  # runs per full-key row a bucket's tag combinations must average
 TOP_K = 100
-SPARE_CONNECTION_WAIT_S = 0.05  # an hour's rollup takes a second connection only if free
+# An hourly pass takes a second connection if the pool gives one by then (opening one
+# included), else rolls on its own: never an unbounded wait for a second connection.
+SPARE_CONNECTION_WAIT_S = 0.5

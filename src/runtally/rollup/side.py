@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 @asynccontextmanager
 async def spare(pool: Pool) -> AsyncIterator[Connection | None]:
-    """A second connection of ``pool`` if one is free within a moment, else ``None``.
+    """A second connection of ``pool`` if it gives one within ``SPARE_CONNECTION_WAIT_S``
+    (time to open one), else ``None``.
 
     Never waits longer: two rollups each holding one connection and waiting for a
     second would wait on each other until the pool's other users gave one back."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -231,15 +233,17 @@ async def test_rerolling_gives_identical_tag_and_top_rows(pool: Any, settings: S
 
 
 class CountingPool:
-    """``pool``, counting the connections taken from it."""
+    """``pool``, counting the connections it handed out."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
         self.acquired = 0
 
-    def acquire(self, *, timeout: float | None = None) -> Any:
-        self.acquired += 1
-        return self.pool.acquire(timeout=timeout)
+    @asynccontextmanager
+    async def acquire(self, *, timeout: float | None = None) -> AsyncIterator[Any]:
+        async with self.pool.acquire(timeout=timeout) as conn:
+            self.acquired += 1
+            yield conn
 
     async def close(self) -> None:
         await self.pool.close()
