@@ -73,12 +73,15 @@ async def gather(
     found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour")
     alone = lone_sources(boundaries, found) if lone else frozenset()
     await _check_quarters(conn, found)
+    # Folded by answer bucket only: rows sharing one may be summed by Postgres.
+    answer = boundaries[:-1] if lone else None
     parts: list[Part] = []
     for table, buckets in (
         ("rollup_daily", found.daily),
         ("rollup_hourly", found.hourly),
         ("rollup_q15", found.quarters),
     ):
-        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone)
+        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone,
+                                    answer)  # fmt: skip
     raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
     return found, parts + list(raw.items())

@@ -12,6 +12,7 @@ from typing import Any
 
 from runtally.api.parts import Part
 from runtally.api.planner import DAY, HOUR, floor_to
+from runtally.api.premerged import merged_sql, merged_tallies
 from runtally.cube import FULL, GroupKey
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
@@ -106,15 +107,18 @@ async def rollup_parts(
     distinct: bool = True,
     dims: int = FULL,
     lone: Set[datetime] = frozenset(),
+    answer: list[datetime] | None = None,
 ) -> list[Part]:
     """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
     (which must keep the columns ``selection`` filters on), as parts.
 
     Rows at ``lone`` buckets (each the only part of its answer cell: the caller never
     merges it) come with their stored percentiles (``StoredQuantiles``) instead of their
-    bins where they have them. ``ValueError`` for another table, a selection that
-    filters on a column the rollups do not carry, or a grouping set without a filtered
-    column.
+    bins where they have them. With ``answer`` (the answer buckets' starts: the caller
+    folds by answer bucket and key columns only) and without ``distinct``, the other
+    rows come summed per answer bucket and key columns (``api.premerged``).
+    ``ValueError`` for another table, a selection that filters on a column the rollups
+    do not carry, or a grouping set without a filtered column.
     """
     if table not in TABLES:
         raise ValueError(f"not a rollup table: {table}")
@@ -125,17 +129,25 @@ async def rollup_parts(
     parts: list[Part] = []
     alone = [b for b in buckets if b in lone]
     together = [b for b in buckets if b not in lone]
-    for chosen, is_lone in ((alone, True), (together, False)):
-        if chosen:
-            sql, args = _rollup_sql(table, selection, chosen, distinct, dims, is_lone)
-            parts += _parts(await conn.fetch(sql, *args), dims)
+    if alone:
+        sql, args = _rollup_sql(table, selection, alone, distinct, dims, True)
+        parts += _parts(await conn.fetch(sql, *args), dims)
+    if together and answer is not None and not distinct:
+        sql, args = merged_sql(table, selection, together, dims, answer)
+        rows = await conn.fetch(sql, *args)
+        if not any(row["unpacked"] for row in rows):
+            return parts + _parts(rows, dims, merged_tallies(rows))
+    if together:
+        sql, args = _rollup_sql(table, selection, together, distinct, dims, False)
+        parts += _parts(await conn.fetch(sql, *args), dims)
     return parts
 
 
-def _parts(rows: list[Any], dims: int) -> list[Part]:
+def _parts(rows: list[Any], dims: int, found: list[Tally] | None = None) -> list[Part]:
+    """Parts of ``rows``: their ``found`` tallies, else decoded by ``tallies``."""
     return [
         (GroupKey(r["bucket"], r["agent"], r["model"], r["error_type"], dims), tally)
-        for r, tally in zip(rows, tallies(rows), strict=True)
+        for r, tally in zip(rows, tallies(rows) if found is None else found, strict=True)
     ]
 
 

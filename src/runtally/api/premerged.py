@@ -1,0 +1,75 @@
+"""Rollup rows summed in SQL per answer bucket, for callers that fold by answer bucket.
+
+A local-day series merges 24 hourly rows per day, a 30-day breakdown 30 daily rows per
+key: read one by one, those are 720 rows sent, decoded, turned into tallies and folded
+in Python. Here Postgres sums them per (answer bucket, key columns) instead and sends
+one row each, its bins the rows' packed bins end to end (``string_agg``), added up by
+numpy. The sums are Postgres's (``numeric`` for costs: exact); min and max are exact;
+the bins are the rows' bins added, so percentiles are those of the row-by-row fold.
+
+Only for answers without distinct users or sessions (no HLL is read) and rows with
+packed bins (migration 0008 backfilled them; a row without is reported and the caller
+reads the rows one by one). A part's bucket is the first row bucket of its group, inside
+its answer bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runtally.packedbins import unpack_all
+from runtally.sketch import LatencySketch
+from runtally.store.selection import Selection, equals
+from runtally.tally import ROLLUP_FIELDS, Tally
+
+# How a group merges each column: ``sum`` unless named; counts come back as bigint.
+_MERGE = {"duration_min": "min", "duration_max": "max"}
+_UNCAST = frozenset({"duration_sum", "duration_min", "duration_max", "cost_usd", "ttft_sum",
+                     "event_cost_usd"})  # fmt: skip
+_NOT_READ = frozenset({"lat_keys", "lat_counts", "users_hll", "sessions_hll"})
+
+
+def _merged(column: str) -> str:
+    if column in _NOT_READ:
+        return f"NULL::bytea AS {column}"
+    if column == "price_versions":
+        return "jsonb_agg(price_versions) AS price_versions"
+    op = _MERGE.get(column, "sum")
+    cast = "" if column in _UNCAST else "::bigint"
+    return f"{op}({column}){cast} AS {column}"
+
+
+def merged_sql(table: str, selection: Selection, buckets: list[Any], dims: int,
+               answer: list[Any]) -> tuple[str, list[Any]]:  # fmt: skip
+    """The rows of ``table`` at ``buckets`` and grouping set ``dims`` summed per answer
+    bucket (``answer``: their ascending starts) and key columns; ``unpacked`` counts the
+    rows without packed bins."""
+    args: list[Any] = [selection.project, buckets, dims, answer]
+    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
+    clauses += equals(sorted(selection.filters.items()), args)
+    columns = ", ".join(_merged(c) for c in ROLLUP_FIELDS)
+    sql = (
+        f"SELECT min(bucket) AS bucket, agent, model, error_type, {columns},"
+        " string_agg(lat_bins, ''::bytea) AS lat_bins,"
+        " count(*) FILTER (WHERE lat_bins IS NULL) AS unpacked"
+        f" FROM {table} WHERE {' AND '.join(clauses)}"
+        " GROUP BY width_bucket(bucket, $4::timestamptz[]), agent, model, error_type"
+    )
+    return sql, args
+
+
+def merged_tallies(rows: list[Any]) -> list[Tally]:
+    """The tallies of ``merged_sql``'s rows (none of which may have ``unpacked`` rows)."""
+    blobs = unpack_all([row["lat_bins"] or b"" for row in rows])
+    out = []
+    for row, (keys, counts) in zip(rows, blobs, strict=True):
+        unique, where = np.unique(keys, return_inverse=True)
+        summed = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(summed, where, counts)
+        sketch = LatencySketch.from_arrays(row["lat_zero"], unique, summed)
+        # One JSON array per row (decoded by the pool's jsonb codec), NULL where none.
+        versions = {v for group in row["price_versions"] or () for v in group or ()}
+        out.append(Tally.from_row({**row, "price_versions": versions}, sketch))
+    return out
