@@ -73,8 +73,7 @@ async def gather(
     found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour")
     alone = lone_sources(boundaries, found) if lone else frozenset()
     await _check_quarters(conn, found)
-    # Folded by answer bucket only: rows sharing one may be summed by Postgres.
-    answer = boundaries[:-1] if lone else None
+    answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
     parts: list[Part] = []
     for table, buckets in (
         ("rollup_daily", found.daily),

@@ -115,10 +115,9 @@ async def rollup_parts(
     Rows at ``lone`` buckets (each the only part of its answer cell: the caller never
     merges it) come with their stored percentiles (``StoredQuantiles``) instead of their
     bins where they have them. With ``answer`` (the answer buckets' starts: the caller
-    folds by answer bucket and key columns only) and without ``distinct``, the other
-    rows come summed per answer bucket and key columns (``api.premerged``).
-    ``ValueError`` for another table, a selection that filters on a column the rollups
-    do not carry, or a grouping set without a filtered column.
+    folds by answer bucket and key columns only) and without ``distinct``, the others
+    come summed per answer bucket and key columns (``api.premerged``). ``ValueError`` for
+    another table, a filter the rollups do not carry, or a grouping set without it.
     """
     if table not in TABLES:
         raise ValueError(f"not a rollup table: {table}")
@@ -126,21 +125,31 @@ async def rollup_parts(
         raise ValueError(f"rollups cannot answer filters on {sorted(selection.filters)}")
     if dims & selection.dims() != selection.dims():
         raise ValueError(f"grouping set {dims} lacks a filtered column")
-    parts: list[Part] = []
     alone = [b for b in buckets if b in lone]
     together = [b for b in buckets if b not in lone]
+    parts: list[Part] = []
     if alone:
         sql, args = _rollup_sql(table, selection, alone, distinct, dims, True)
         parts += _parts(await conn.fetch(sql, *args), dims)
     if together and answer is not None and not distinct:
-        sql, args = merged_sql(table, selection, together, dims, answer)
-        rows = await conn.fetch(sql, *args)
-        if not any(row["unpacked"] for row in rows):
-            return parts + _parts(rows, dims, merged_tallies(rows))
+        summed = await _summed(conn, table, selection, together, dims, answer)
+        if summed is not None:
+            return parts + summed
     if together:
         sql, args = _rollup_sql(table, selection, together, distinct, dims, False)
         parts += _parts(await conn.fetch(sql, *args), dims)
     return parts
+
+
+async def _summed(conn: Connection, table: str, selection: Selection, buckets: list[datetime],
+                  dims: int, answer: list[datetime]) -> list[Part] | None:  # fmt: skip
+    """The rows at ``buckets`` summed per answer bucket (``api.premerged``); ``None``
+    when some lack packed bins (the caller reads them one by one)."""
+    sql, args = merged_sql(table, selection, buckets, dims, answer)
+    rows = await conn.fetch(sql, *args)
+    if any(row["unpacked"] for row in rows):
+        return None
+    return _parts(rows, dims, merged_tallies(rows))
 
 
 def _parts(rows: list[Any], dims: int, found: list[Tally] | None = None) -> list[Part]:
