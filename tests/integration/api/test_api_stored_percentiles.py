@@ -6,6 +6,7 @@ read them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,10 +38,14 @@ QUESTIONS = [
 ]  # fmt: skip
 
 
-async def answers(client: httpx.AsyncClient, auth: dict[str, str]) -> list[Any]:
+async def answers(client: httpx.AsyncClient, auth: dict[str, str],
+                  questions: Sequence[tuple[str, dict[str, str]]] = QUESTIONS,
+                  spans: Sequence[tuple[datetime, datetime]] = ((BASE, END), CUT),
+                  ) -> list[Any]:  # fmt: skip
+    """The answers to ``questions`` over each span of ``spans``, in that order."""
     out = []
-    for start, end in ((BASE, END), CUT):
-        for path, params in QUESTIONS:
+    for start, end in spans:
+        for path, params in questions:
             query = {"from": iso(start), "to": iso(end), **params}
             response = await client.get(path, params=query, headers=auth)
             assert response.status_code == 200, response.text
