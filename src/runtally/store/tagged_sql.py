@@ -69,8 +69,9 @@ GROUP = ("b", "tag_key", "tag_value", "agent", "model", "err", "full_key")
 _FINAL = (*GROUP, *MERGED, "members", "price_versions")
 
 
-def _merged(name: str) -> str:
-    """How final groups merge the fine groups' column ``name``."""
+def merged_column(name: str) -> str:
+    """``name`` of a group of rows merged into one in SQL (a select item): ``min``/``max``
+    for the duration bounds, else a ``sum`` (counts cast back to ``bigint``)."""
     op = _MERGE.get(name, "sum")
     cast = "" if name in _UNCAST else "::bigint"
     return f"{op}({name}){cast} AS {name}"
@@ -177,7 +178,7 @@ def tagged_sql(where: str, keys_param: str, n_keys: int, cap_param: str,
         FROM fine CROSS JOIN LATERAL unnest({keys_param}::text[], cvals) AS e(tag_key, v)
         WHERE e.v IS NOT NULL
     ), g AS (
-        SELECT {", ".join(GROUP)}, {", ".join(_merged(name) for name in MERGED)},
+        SELECT {", ".join(GROUP)}, {", ".join(merged_column(name) for name in MERGED)},
                array_send(array_agg(fid)) AS members,
                array_agg(price_version) FILTER (WHERE price_version IS NOT NULL)
                    AS price_versions
