@@ -63,6 +63,15 @@ def _add_parts(parts: Sequence[tuple[Ints, Ints]]) -> dict[int, int]:
     return {key: count for key, count in total.items() if count}
 
 
+def _add_dense(keys: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> dict[int, int]:
+    """``_add_parts`` in one numpy pass over the keys' range (bins lie in a narrow band)."""
+    low = int(keys.min())
+    dense = np.zeros(int(keys.max()) - low + 1, dtype=np.int64)
+    np.add.at(dense, keys - low, counts)
+    (present,) = np.nonzero(dense)
+    return dict(zip((present + low).tolist(), dense[present].tolist(), strict=True))
+
+
 class LatencySketch:
     """DDSketch bins: ``zero`` counts values of 0, ``bins`` maps key -> count.
 
@@ -101,11 +110,14 @@ class LatencySketch:
         return cls.from_arrays(zero, bins, counts)
 
     @classmethod
-    def from_counts(cls, zero: int, keys: Sequence[int], counts: Sequence[int]) -> LatencySketch:
+    def from_counts(cls, zero: int, keys: Ints, counts: Ints) -> LatencySketch:
         """Build from parallel (key, count) arrays in which a key may repeat (counts add)."""
         if len(keys) != len(counts):
             raise ValueError("keys and counts differ in length")
-        return cls(zero, _add_parts([(keys, counts)]))
+        if len(keys) <= SMALL_FOLD:
+            return cls(zero, _add_parts([(keys, counts)]))
+        dense = _add_dense(np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+        return cls(zero, dense)
 
     @classmethod
     def from_values(cls, values: Iterable[float]) -> LatencySketch:
@@ -131,13 +143,10 @@ class LatencySketch:
         elif sum(len(keys) for keys, _ in parts) <= SMALL_FOLD:
             self._bins = _add_parts(parts)
         else:
-            all_keys = np.concatenate([np.asarray(k, dtype=np.int64) for k, _ in parts])
-            all_counts = np.concatenate([np.asarray(c, dtype=np.int64) for _, c in parts])
-            low = int(all_keys.min())
-            dense = np.zeros(int(all_keys.max()) - low + 1, dtype=np.int64)
-            np.add.at(dense, all_keys - low, all_counts)
-            (present,) = np.nonzero(dense)
-            self._bins = dict(zip((present + low).tolist(), dense[present].tolist(), strict=True))
+            self._bins = _add_dense(
+                np.concatenate([np.asarray(k, dtype=np.int64) for k, _ in parts]),
+                np.concatenate([np.asarray(c, dtype=np.int64) for _, c in parts]),
+            )
         self._pending = []
 
     def add(self, value: float, count: int = 1) -> None:

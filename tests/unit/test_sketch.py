@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
 from ddsketch.mapping import LogarithmicMapping
 
 from runtally import sketch
-from runtally.sketch import LatencySketch, hll_estimate, hll_from_values, hll_union
+from runtally.sketch import SMALL_FOLD, LatencySketch, hll_estimate, hll_from_values, hll_union
 
 
 def sql_form(x: float) -> int:
@@ -194,3 +195,15 @@ def test_from_keys_counts_one_key_per_value(
 ) -> None:
     sketch = LatencySketch.from_keys(zero, np.asarray(keys, dtype=np.int64))
     assert (sketch.zero, sketch.bins) == (zero, bins)
+
+
+@pytest.mark.parametrize("pairs", [0, 7, SMALL_FOLD + 1, 5000])
+def test_from_counts_adds_the_counts_of_repeated_keys(pairs: int) -> None:
+    rng = np.random.default_rng(pairs)
+    keys = rng.integers(300, 900, size=pairs)
+    counts = rng.integers(1, 50, size=pairs)
+    expected: Counter[int] = Counter()
+    for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+        expected[key] += count
+    sketch = LatencySketch.from_counts(3, keys, counts)
+    assert (sketch.zero, sketch.bins) == (3, dict(expected))

@@ -17,17 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
 from runtally.store.selection import Selection, equals
+from runtally.store.tagged_sql import merged_column
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-# How a group merges each column: ``sum`` unless named; counts come back as bigint.
-_MERGE = {"duration_min": "min", "duration_max": "max"}
-_UNCAST = frozenset({"duration_sum", "duration_min", "duration_max", "cost_usd", "ttft_sum",
-                     "event_cost_usd"})  # fmt: skip
 _NOT_READ = frozenset({"lat_keys", "lat_counts", "users_hll", "sessions_hll"})
 
 
@@ -36,9 +31,7 @@ def _merged(column: str) -> str:
         return f"NULL::bytea AS {column}"
     if column == "price_versions":
         return "jsonb_agg(price_versions) AS price_versions"
-    op = _MERGE.get(column, "sum")
-    cast = "" if column in _UNCAST else "::bigint"
-    return f"{op}({column}){cast} AS {column}"
+    return merged_column(column)
 
 
 def merged_sql(table: str, selection: Selection, buckets: list[Any], dims: int,
@@ -65,10 +58,7 @@ def merged_tallies(rows: list[Any]) -> list[Tally]:
     blobs = unpack_all([row["lat_bins"] or b"" for row in rows])
     out = []
     for row, (keys, counts) in zip(rows, blobs, strict=True):
-        unique, where = np.unique(keys, return_inverse=True)
-        summed = np.zeros(len(unique), dtype=np.int64)
-        np.add.at(summed, where, counts)
-        sketch = LatencySketch.from_arrays(row["lat_zero"], unique, summed)
+        sketch = LatencySketch.from_counts(row["lat_zero"], keys, counts)
         # One JSON array per row (decoded by the pool's jsonb codec), NULL where none.
         versions = {v for group in row["price_versions"] or () for v in group or ()}
         out.append(Tally.from_row({**row, "price_versions": versions}, sketch))
