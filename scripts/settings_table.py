@@ -48,6 +48,10 @@ DESCRIPTIONS = {
     "rollup_batch_hours": "most dirty hours one rollup run recomputes",
     "rollup_days_interval_s": "how often the scheduler rolls dirty days",
     "rollup_tags": "tag keys rolled up besides `environment` and `release` (comma-separated)",
+    "rollup_zones": (
+        "IANA zones whose local days are rolled up too (comma-separated): daily series in"
+        " them read one row per day; other zones merge hourly rows"
+    ),
     "tag_value_cap": "most values per rolled-up tag key and bucket; the rest fold into `__other__`",
     "tag_combo_min_runs": "runs per row a key's agent/model/error-type tag rows must average "
     "in a bucket to be kept (else those questions read raw rows)",

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtally import constants
+from runtally import constants, localtime
 from runtally.limits import MAX_TAG_KEY
 
 
@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     rollup_days_interval_s: int = Field(default=60, ge=1, le=3600)
     # Tag keys rolled up besides environment and release, comma-separated.
     rollup_tags: str = ""
+    # IANA zones whose local days are rolled up too (daily series in them read one row
+    # per day), comma-separated. Every other zone is merged from hourly rows.
+    rollup_zones: str = ""
     tag_value_cap: int = Field(default=constants.TAG_VALUE_CAP, ge=1, le=100_000)
     rollup_top_k: int = Field(default=constants.TOP_K, ge=1, le=10_000)
     tag_combo_min_runs: int = Field(default=constants.TAG_COMBO_MIN_RUNS, ge=1, le=1_000_000)
@@ -118,6 +121,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"tag keys are at most {MAX_TAG_KEY} chars: {key.strip()!r}")
         return value
 
+    @field_validator("rollup_zones")
+    @classmethod
+    def _zones(cls, value: str) -> str:
+        for name in _names(value):
+            localtime.zone(name)  # UnknownZone (a ValueError) names the zone
+        return value
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The zones of RUNTALLY_ROLLUP_ZONES, each once, in order."""
+        return tuple(dict.fromkeys(_names(self.rollup_zones)))
+
     @property
     def tag_keys(self) -> tuple[str, ...]:
         """The rolled-up tag keys: environment, release, then RUNTALLY_ROLLUP_TAGS's."""
@@ -134,3 +149,7 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """URL for SQLAlchemy/Alembic, always through the asyncpg driver."""
         return "postgresql+asyncpg://" + self.database_url[len("postgresql://") :]
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]

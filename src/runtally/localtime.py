@@ -75,6 +75,13 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+def local_day(moment: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The local day of ``tz`` that ``moment`` falls in: its first instant and the next
+    day's (UTC; 23 or 25 hours apart on a DST change)."""
+    day = moment.astimezone(tz).date()
+    return local_midnight(day, tz), local_midnight(day + _DAY, tz)
+
+
 def parse_moment(text: str, tz: tzinfo) -> datetime:
     """An RFC 3339 timestamp with offset, or a plain ``YYYY-MM-DD`` date as the start of
     that local day in ``tz``; in UTC. ``BadMoment`` otherwise (naive times included)."""

@@ -135,9 +135,11 @@ def cover(
     dirty_hours: Set[datetime],
     dirty_days: Set[datetime],
     use_daily: bool = True,
+    answered: Set[datetime] = frozenset(),
 ) -> Cover:
     """Sources of every bucket ``[boundaries[i], boundaries[i + 1])``, given the dirty
-    hour and day markers (UTC starts).
+    hour and day markers (UTC starts), except the buckets starting at ``answered``
+    (another source has them whole: a local day's own rollup row, ``api.zonedays``).
 
     ``ValueError`` unless there are at least two boundaries, all aware and strictly
     ascending.
@@ -145,7 +147,8 @@ def cover(
     markers = Markers.of(dirty_hours, dirty_days)
     out = Cover()
     for start, end in pairwise(_checked(boundaries)):
-        _bucket(start, end, markers, use_daily, out)
+        if start not in answered:
+            _bucket(start, end, markers, use_daily, out)
     return out
 
 

@@ -6,7 +6,8 @@ buckets (``cover``: UTC days, hours and quarter hours of rollup rows, raw rows o
 dirty hours and the partial quarter hours at bucket edges) and returns ``(GroupKey,
 Tally)`` parts; callers fold them (``parts.fold``). Buckets are those of ``granularity``
 in zone ``tz`` (``localtime``), so a local day of any zone is merged from rollup rows,
-never rescanned from raw rows. Parts are grouped by only the key columns a caller needs
+never rescanned from raw rows; a whole local day of a registered zone is one row per key
+(``api.zonedays``). Parts are grouped by only the key columns a caller needs
 (a grouping set of ``runtally.cube``): a 30-day summary merges about one row per day.
 """
 
@@ -19,9 +20,11 @@ from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
 from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
+from runtally.api.zonedays import zone_days
+from runtally.localtime import zone_name
 from runtally.store.aggregate import aggregate_intervals
 from runtally.store.protocols import Connection
-from runtally.store.selection import Selection
+from runtally.store.selection import ZONE_TABLE, Selection
 
 
 def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[datetime]:
@@ -62,25 +65,25 @@ async def gather(
     or ``None``) and the columns ``selection`` filters on; their other key columns are ''.
     ``lone``: the caller folds parts by answer bucket and ``group_by`` only, so a rollup
     bucket alone in its answer bucket (``cover.lone_sources``) may come with stored
-    percentiles instead of bins (such parts cannot be merged).
-
-    A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled before
-    that grain existed (``rollup_q15_horizon``): those answers would be short.
-    """
+    percentiles instead of bins (such parts cannot be merged). A 422 (``ApiError``) when
+    the range needs quarter-hour rows of hours rolled before that grain existed
+    (``rollup_q15_horizon``): those answers would be short."""
     dims = selection.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     boundaries = cuts(selection, granularity, tz)
-    found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour")
-    alone = lone_sources(boundaries, found) if lone else frozenset()
+    local = await zone_days(conn, selection, boundaries, tz, dirty_hours, granularity)
+    found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour", set(local))
+    alone = lone_sources(boundaries, found) | set(local) if lone else frozenset()  # zone days: lone
     await _check_quarters(conn, found)
     answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
     parts: list[Part] = []
-    for table, buckets in (
-        ("rollup_daily", found.daily),
-        ("rollup_hourly", found.hourly),
-        ("rollup_q15", found.quarters),
+    for table, buckets, zone in (
+        (ZONE_TABLE, local, zone_name(tz)),
+        ("rollup_daily", found.daily, None),
+        ("rollup_hourly", found.hourly, None),
+        ("rollup_q15", found.quarters, None),
     ):
         parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone,
-                                    answer)  # fmt: skip
+                                    answer, zone)  # fmt: skip
     raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
     return found, parts + list(raw.items())

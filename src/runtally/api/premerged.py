@@ -19,7 +19,7 @@ from typing import Any
 
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
-from runtally.store.selection import Selection, equals
+from runtally.store.selection import Selection, rollup_scope
 from runtally.store.tagged_sql import merged_column
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -39,16 +39,15 @@ def merged_sql(table: str, selection: Selection, buckets: list[Any], dims: int,
     """The rows of ``table`` at ``buckets`` and grouping set ``dims`` summed per answer
     bucket (``answer``: their ascending starts) and key columns; ``unpacked`` counts the
     rows without packed bins."""
-    args: list[Any] = [selection.project, buckets, dims, answer]
-    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
-    clauses += equals(sorted(selection.filters.items()), args)
+    clauses, args = rollup_scope(selection, buckets, dims)
+    args.append(answer)
     columns = ", ".join(_merged(c) for c in ROLLUP_FIELDS)
     sql = (
         f"SELECT min(bucket) AS bucket, agent, model, error_type, {columns},"
         " string_agg(lat_bins, ''::bytea) AS lat_bins,"
         " count(*) FILTER (WHERE lat_bins IS NULL) AS unpacked"
         f" FROM {table} WHERE {' AND '.join(clauses)}"
-        " GROUP BY width_bucket(bucket, $4::timestamptz[]), agent, model, error_type"
+        f" GROUP BY width_bucket(bucket, ${len(args)}::timestamptz[]), agent, model, error_type"
     )
     return sql, args
 

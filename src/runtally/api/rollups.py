@@ -18,11 +18,16 @@ from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
 from runtally.store.intarrays import int_arrays, sent
 from runtally.store.protocols import Connection
-from runtally.store.selection import Selection, equals
+from runtally.store.selection import (
+    ROLLUP_TABLES,
+    Selection,
+    check_table,
+    rollup_scope,
+)
 from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
+TABLES = ROLLUP_TABLES
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
 # Read as binary arrays and decoded by numpy (``store.intarrays``): no Python int per bin.
 _BINS = frozenset({"lat_keys", "lat_counts"})
@@ -58,13 +63,11 @@ async def quarters_missing_before(conn: Connection, first: datetime) -> datetime
 
 
 def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], distinct: bool,
-                dims: int, lone: bool) -> tuple[str, list[Any]]:  # fmt: skip
+                dims: int, lone: bool, zone: str | None) -> tuple[str, list[Any]]:  # fmt: skip
     """The rows at ``buckets``; ``lone``: their stored percentiles, and their bins only
     where none are stored (rows written before migration 0007)."""
     columns = rollup_columns(distinct, lone)
-    args: list[Any] = [selection.project, buckets, dims]
-    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
-    clauses += equals(sorted(selection.filters.items()), args)
+    clauses, args = rollup_scope(selection, buckets, dims, zone)
     sql = (
         f"SELECT bucket, agent, model, error_type, {columns} FROM {table}"
         f" WHERE {' AND '.join(clauses)}"
@@ -108,6 +111,7 @@ async def rollup_parts(
     dims: int = FULL,
     lone: Set[datetime] = frozenset(),
     answer: list[datetime] | None = None,
+    zone: str | None = None,
 ) -> list[Part]:
     """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
     (which must keep the columns ``selection`` filters on), as parts.
@@ -116,29 +120,34 @@ async def rollup_parts(
     merges it) come with their stored percentiles (``StoredQuantiles``) instead of their
     bins where they have them. With ``answer`` (the answer buckets' starts: the caller
     folds by answer bucket and key columns only) and without ``distinct``, the others
-    come summed per answer bucket and key columns (``api.premerged``). ``ValueError`` for
-    another table, a filter the rollups do not carry, or a grouping set without it.
+    come summed per answer bucket and key columns (``api.premerged``). ``zone``: the
+    zone of ``ZONE_TABLE``'s rows (whose buckets are each alone in their answer bucket).
+    ``ValueError`` for another table, a filter the rollups do not carry, or a grouping
+    set without it.
     """
-    if table not in TABLES:
-        raise ValueError(f"not a rollup table: {table}")
-    if not selection.rolled_up():
-        raise ValueError(f"rollups cannot answer filters on {sorted(selection.filters)}")
-    if dims & selection.dims() != selection.dims():
-        raise ValueError(f"grouping set {dims} lacks a filtered column")
+    _check(table, zone, selection, dims)
     alone = [b for b in buckets if b in lone]
     together = [b for b in buckets if b not in lone]
     parts: list[Part] = []
     if alone:
-        sql, args = _rollup_sql(table, selection, alone, distinct, dims, True)
+        sql, args = _rollup_sql(table, selection, alone, distinct, dims, True, zone)
         parts += _parts(await conn.fetch(sql, *args), dims)
-    if together and answer is not None and not distinct:
+    if together and answer is not None and not distinct and zone is None:
         summed = await _summed(conn, table, selection, together, dims, answer)
         if summed is not None:
             return parts + summed
     if together:
-        sql, args = _rollup_sql(table, selection, together, distinct, dims, False)
+        sql, args = _rollup_sql(table, selection, together, distinct, dims, False, zone)
         parts += _parts(await conn.fetch(sql, *args), dims)
     return parts
+
+
+def _check(table: str, zone: str | None, selection: Selection, dims: int) -> None:
+    check_table(table, zone)
+    if not selection.rolled_up():
+        raise ValueError(f"rollups cannot answer filters on {sorted(selection.filters)}")
+    if dims & selection.dims() != selection.dims():
+        raise ValueError(f"grouping set {dims} lacks a filtered column")
 
 
 async def _summed(conn: Connection, table: str, selection: Selection, buckets: list[datetime],

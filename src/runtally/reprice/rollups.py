@@ -19,6 +19,7 @@ from runtally.reprice.plan import ModelFilter, changed, reprice_tally
 from runtally.reprice.report import Report
 from runtally.rollup.quarters import QUARTER
 from runtally.rollup.rows import DAY, HOUR, lock_key, read_rows, replace_rows
+from runtally.rollup.zones import mark_zone_days
 from runtally.store.protocols import Connection
 from runtally.tally import Tally
 
@@ -99,6 +100,8 @@ async def _one_bucket(
         repriced = reprice_bucket(job, full, report)
         if repriced is not None and job.apply:
             await replace_rows(conn, table, project, start, start + width, cube(repriced))
+            if kind == "hour":  # local days are merged from hourly and quarter-hour rows
+                await mark_zone_days(conn, project, [locked])
 
 
 async def reprice_rollups(conn: Connection, job: RollupJob, report: Report) -> int:

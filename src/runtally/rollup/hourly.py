@@ -10,7 +10,8 @@ Each hour is rolled in its own short transaction that never blocks ingest:
    (the full-key rows and every grouping set derived from them, ``cube``), and its tag
    and top-K rows (``rollup.dimensions``; the tag aggregate on a second connection if
    one is free, ``rollup.side``, as exact as on this one: see there).
-4. Mark the hour's UTC day dirty for the daily rollup.
+4. Mark the hour's UTC day dirty for the daily rollup, and its local days in the
+   registered zones (``rollup.zones``).
 5. ``DELETE`` the marker only if its ``seq`` is still the one read in step 2.
 
 Why this is exact under READ COMMITTED: every statement sees all commits made before
@@ -34,6 +35,7 @@ from runtally.rollup.quarters import roll_quarters
 from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
 from runtally.rollup.side import alongside, spare
 from runtally.rollup.stats import Outcome, RollStats
+from runtally.rollup.zones import mark_zone_days
 from runtally.store.dirty import mark_days
 from runtally.store.partitions import PARTITION_LOCK
 from runtally.store.protocols import Connection, Pool
@@ -86,6 +88,7 @@ async def roll_hour(
             return Outcome.SKIPPED, 0
         written = await _recompute(conn, Selection(project, hour, hour + HOUR), dims, side)
         await mark_days(conn, [(project, day_start(hour))])
+        await mark_zone_days(conn, project, [hour])
         status = await conn.execute(
             "DELETE FROM rollup_dirty WHERE project = $1 AND hour = $2 AND seq = $3",
             project,

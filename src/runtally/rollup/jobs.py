@@ -23,6 +23,7 @@ from runtally.rollup.daily import roll_days
 from runtally.rollup.dimensions import Dimensions
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.stats import RollStats
+from runtally.rollup.zones import roll_zone_days
 from runtally.store.engine import create_pool
 from runtally.store.protocols import Pool
 
@@ -53,7 +54,9 @@ async def drain_hours(pool: Pool, settings: Settings) -> RollStats:
 async def drain_days(pool: Pool, settings: Settings) -> RollStats:
     limit = settings.rollup_batch_hours
     dims = Dimensions.from_settings(settings)
-    return await _drain(lambda: roll_days(pool, limit, dims), limit)
+    days = await _drain(lambda: roll_days(pool, limit, dims), limit)
+    days.add(await _drain(lambda: roll_zone_days(pool, limit, settings.zones), limit))
+    return days
 
 
 @dataclass
@@ -86,7 +89,10 @@ async def roll_pending(pool: Pool, settings: Settings) -> Pending:
             break
     async with pool.acquire() as conn:
         out.dirty_hours = await conn.fetchval("SELECT count(*) FROM rollup_dirty")
-        out.dirty_days = await conn.fetchval("SELECT count(*) FROM rollup_dirty_day")
+        out.dirty_days = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM rollup_dirty_day)"
+            " + (SELECT count(*) FROM rollup_dirty_zone_day)"
+        )
     return out
 
 

@@ -18,11 +18,12 @@ from runtally.cube import FULL, GroupKey
 from runtally.packedbins import pack
 from runtally.sketch import clamped_quantiles
 from runtally.store.protocols import Connection
+from runtally.store.selection import ROLLUP_TABLES, check_table
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
+TABLES = ROLLUP_TABLES
 KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
 COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS  # what ``record`` gives (every schema since 0002)
 STORED = (*COLUMNS, "lat_pcts", "lat_bins")  # what ``replace_rows`` writes
@@ -59,23 +60,27 @@ async def replace_rows(
     start: datetime,
     end: datetime,
     tallies: Mapping[GroupKey, Tally],
+    zone: str | None = None,
 ) -> int:
-    """Replace ``table``'s rows of ``project`` with buckets in ``[start, end)``.
+    """Replace ``table``'s rows of ``project`` with buckets in ``[start, end)`` (and of
+    ``zone``: given for ``ZONE_TABLE`` only).
 
     Call inside a transaction (the delete and the insert must commit together).
     Returns the number of rows written.
     """
-    if table not in TABLES:
-        raise ValueError(f"not a rollup table: {table}")
+    check_table(table, zone)
+    scope = [project, start, end, *([zone] if zone is not None else [])]
     await conn.execute(
-        f"DELETE FROM {table} WHERE project = $1 AND bucket >= $2 AND bucket < $3",
-        project,
-        start,
-        end,
+        f"DELETE FROM {table} WHERE project = $1 AND bucket >= $2 AND bucket < $3"
+        + (" AND zone = $4" if zone is not None else ""),
+        *scope,
     )
-    records = [_stored(project, key, tally) for key, tally in tallies.items() if tally.runs]
+    extra = (zone,) if zone is not None else ()
+    records = [(*_stored(project, key, tally), *extra) for key, tally in tallies.items()
+               if tally.runs]  # fmt: skip
     if records:
-        await conn.copy_records_to_table(table, records=records, columns=list(STORED))
+        columns = [*STORED, *(["zone"] if zone is not None else [])]
+        await conn.copy_records_to_table(table, records=records, columns=columns)
     return len(records)
 
 

@@ -40,6 +40,31 @@ def equals(pairs: Iterable[tuple[str, Any]], args: list[Any]) -> list[str]:
     return clauses
 
 
+ROLLUP_TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
+ZONE_TABLE = "rollup_zone_daily"  # local days of registered zones: a zone column more
+
+
+def check_table(table: str, zone: str | None) -> None:
+    """``ValueError`` unless ``table`` is a rollup table and ``zone`` is given exactly
+    when it is ``ZONE_TABLE`` (table names go into SQL text: never from a request)."""
+    if not ((table in ROLLUP_TABLES and zone is None) or (table == ZONE_TABLE and zone)):
+        raise ValueError(f"not a rollup table: {table} (zone {zone!r})")
+
+
+def rollup_scope(selection: Selection, buckets: list[datetime], dims: int,
+                 zone: str | None = None) -> tuple[list[str], list[Any]]:  # fmt: skip
+    """The clauses and arguments ($1…) of a read of rollup rows: ``selection``'s project
+    and filters, rows at ``buckets`` and grouping set ``dims`` (and of ``zone``, for
+    ``rollup_zone_daily``)."""
+    args: list[Any] = [selection.project, buckets, dims]
+    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
+    if zone is not None:
+        args.append(zone)
+        clauses.append("zone = $4")
+    clauses += equals(sorted(selection.filters.items()), args)
+    return clauses, args
+
+
 @dataclass(frozen=True)
 class Selection:
     """Runs of ``project`` started in ``[start, end)`` whose columns equal ``filters``.

@@ -5,6 +5,7 @@ the rollups ran, and in a mixed state (late events, re-dirtied hours, a stale da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from runtally.api.gather import gather
 from runtally.api.planner import DAY, HOUR, QUARTER, floor_to
 from runtally.rollup.daily import roll_days
 from runtally.rollup.hourly import roll_hours
+from runtally.rollup.zones import roll_zone_days
 from runtally.store.dirty import mark_hours
 from runtally.store.selection import Selection
 
@@ -29,15 +31,18 @@ END = BASE + SPAN
 CUT = (BASE + timedelta(hours=3, minutes=10), BASE + timedelta(hours=40, minutes=5))
 
 
-async def roll_all(pool: Any) -> None:
-    """Run the real hourly then daily rollups until no marker is left that they can clear."""
+async def roll_all(pool: Any, zones: Sequence[str] = ()) -> None:
+    """Run the real hourly then daily rollups (local days of ``zones`` too) until no
+    marker is left that they can clear."""
     for _ in range(10):
         hours = await roll_hours(pool, 1000)
         days = await roll_days(pool, 1000)
+        days.add(await roll_zone_days(pool, 1000, zones))
         async with pool.acquire() as conn:
             left = await conn.fetchval(
                 "SELECT (SELECT count(*) FROM rollup_dirty)"
                 " + (SELECT count(*) FROM rollup_dirty_day)"
+                " + (SELECT count(*) FROM rollup_dirty_zone_day)"
             )
         if left == 0:
             return

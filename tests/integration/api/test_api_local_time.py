@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from runtally.api.cover import Cover
 from runtally.api.gather import gather
+from runtally.rollup.hourly import roll_hours
 from runtally.store.selection import Selection
 
 from .data import Ev, check, generate, group, in_range, store, truth
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.integration
 SPRING = datetime(2026, 3, 6, tzinfo=UTC)  # NY springs forward 03-08, Berlin 03-29, Adelaide
 AUTUMN = datetime(2026, 10, 2, tzinfo=UTC)  # falls back 04-05; then the reverse in autumn
 SPAN = timedelta(days=32)
+HOUR = timedelta(hours=1)
 WINDOWS = [
     # (zone, first local date, last local date (exclusive)): each holds a DST day or an
     # odd offset.
@@ -37,6 +40,7 @@ WINDOWS = [
     ("Australia/Adelaide", date(2026, 4, 4), date(2026, 4, 7)),  # +10:30 → +9:30
     ("Australia/Adelaide", date(2026, 10, 3), date(2026, 10, 6)),  # +9:30 → +10:30
 ]
+ZONES = tuple(sorted({name for name, _, _ in WINDOWS}))
 
 
 def midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -74,14 +78,13 @@ async def seed(pool: Any) -> list[Ev]:
     return events
 
 
-async def make_late(pool: Any, events: list[Ev]) -> list[Ev]:
-    """After the rollups: late events into a rolled hour (rolled again, its day left
-    stale) and into hours left dirty, one at 18:40 UTC (inside Kolkata's midnight hour)."""
-    await roll_all(pool)
+async def make_late(pool: Any, events: list[Ev], zones: tuple[str, ...] = ()) -> list[Ev]:
+    """After the rollups (local days of ``zones`` too): late events into a rolled hour
+    (rolled again, its days left stale) and into hours left dirty, one at 18:40 UTC
+    (inside Kolkata's midnight hour)."""
+    await roll_all(pool, zones)
     late = generate(200, datetime(2026, 3, 8, 6, tzinfo=UTC), timedelta(hours=1), seed=17)
     await store(pool, late)
-    from runtally.rollup.hourly import roll_hours
-
     await roll_hours(pool, 1000)
     dirty = generate(150, datetime(2026, 3, 8, 18, 40, tzinfo=UTC), timedelta(minutes=10), 18)
     dirty += generate(150, datetime(2026, 10, 25, 0, 5, tzinfo=UTC), timedelta(hours=2), 19)
@@ -133,17 +136,45 @@ async def assert_window(
         check(point, truth(per_hour.get(hour, [])), f"{name} hour {label.isoformat()}")
 
 
-@pytest.mark.parametrize("state", ["raw", "rolled", "late"])
+@pytest.mark.parametrize("state", ["raw", "rolled", "late", "zoned", "zoned-late"])
 async def test_local_days_and_hours_equal_ground_truth(
     state: str, pool: Any, client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
+    """``zoned``: every zone here registered, its local days rolled (``rollup.zones``)."""
     events = await seed(pool)
-    if state == "rolled":
-        await roll_all(pool)
-    elif state == "late":
-        events = await make_late(pool, events)
+    zones = ZONES if state.startswith("zoned") else ()
+    if state in ("rolled", "zoned"):
+        await roll_all(pool, zones)
+    elif state.endswith("late"):
+        events = await make_late(pool, events, zones)
     for window in WINDOWS:
         await assert_window(client, auth, events, window)
+
+
+async def test_local_days_of_registered_zones_come_from_their_rows(pool: Any) -> None:
+    """Rolled, a whole local day of a registered zone is its own row; with a late event
+    rolled into one of its hours (its day marked, not yet rolled again) the day is merged
+    from hourly rows as before."""
+    await seed(pool)
+    await roll_all(pool, ZONES)
+    for name, first, last in WINDOWS:
+        tz = ZoneInfo(name)
+        selection = Selection("demo", midnight(first, tz), midnight(last, tz))
+        async with pool.acquire() as conn:
+            sources, parts = await gather(conn, selection, "day", tz=tz, distinct=False)
+        assert sources == Cover(), name
+        assert sorted({key.bucket for key, _ in parts}) == [
+            midnight(first + timedelta(days=i), tz) for i in range((last - first).days)
+        ]
+    late = generate(20, datetime(2026, 3, 8, 6, tzinfo=UTC), timedelta(hours=1), seed=20)
+    await store(pool, late)
+    await roll_hours(pool, 1000)
+    tz = ZoneInfo("America/New_York")
+    selection = Selection("demo", midnight(date(2026, 3, 7), tz), midnight(date(2026, 3, 10), tz))
+    async with pool.acquire() as conn:
+        sources, _ = await gather(conn, selection, "day", tz=tz)
+    assert sources.hourly == [midnight(date(2026, 3, 8), tz) + i * HOUR for i in range(23)]
+    assert sources.daily == sources.quarters == sources.raw == []
 
 
 async def test_rolled_local_days_come_from_rollup_rows_only(pool: Any) -> None:

@@ -47,7 +47,7 @@ async def test_premerged_rows_answer_as_rows_folded_one_by_one(
     rollup_parts = gather.rollup_parts
 
     async def row_by_row(*args: Any) -> Any:
-        return await rollup_parts(*args[:7])  # without the answer buckets
+        return await rollup_parts(*args[:7], None, *args[8:])  # without the answer buckets
 
     monkeypatch.setattr(gather, "rollup_parts", row_by_row)
     assert comparable(await all_answers(client, auth)) == comparable(premerged)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from runtally.pricing import PriceTable, parse_price_document
 from runtally.store.dirty import mark_hours
@@ -152,7 +153,16 @@ def day(moment: datetime) -> datetime:
 Key = tuple[str, datetime, int, str, str, str]  # project, bucket, dims, agent, model, error
 
 
-TABLES = {"q15": "rollup_q15", "hour": "rollup_hourly", "day": "rollup_daily"}
+# "zone": local days of the one registered zone, ZONE (``rollup.zones``).
+TABLES = {"q15": "rollup_q15", "hour": "rollup_hourly", "day": "rollup_daily",
+          "zone": "rollup_zone_daily"}  # fmt: skip
+ZONE = "Asia/Kolkata"  # days from 18:30 UTC: quarter-hour rows at both edges
+
+
+def zone_day(moment: datetime) -> datetime:
+    """Midnight of ``moment``'s local date in ``ZONE`` (UTC)."""
+    local = moment.astimezone(ZoneInfo(ZONE))
+    return datetime(local.year, local.month, local.day, tzinfo=local.tzinfo).astimezone(UTC)
 
 
 def quarter(moment: datetime) -> datetime:
@@ -163,7 +173,7 @@ def quarter(moment: datetime) -> datetime:
 
 def rollup_truth(runs: list[Run], cost_of: Any, level: str) -> dict[Key, tuple[Decimal, int, int]]:
     """(cost, unpriced runs, runs) per rollup key of every grouping set at ``level``."""
-    cut = {"q15": quarter, "hour": hour, "day": day}[level]
+    cut = {"q15": quarter, "hour": hour, "day": day, "zone": zone_day}[level]
     out: dict[Key, list[Any]] = defaultdict(lambda: [Decimal(0), 0, 0])
     for run in runs:
         cost = cost_of(run)

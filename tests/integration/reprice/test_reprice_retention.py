@@ -20,6 +20,7 @@ from runtally.rollup.jobs import roll_pending
 from tests.integration.reprice.kit import (
     NEW,
     OLD,
+    ZONE,
     Run,
     insert,
     raw_costs,
@@ -36,11 +37,16 @@ CUTOFF = datetime(2026, 6, 3, tzinfo=UTC)  # NOW with 7 days of raw retention
 RETENTION = 7
 
 
+def zoned(settings: Settings) -> Settings:
+    """``settings`` with ``ZONE``'s local days rolled up: repricing an hour re-rolls them."""
+    return settings.model_copy(update={"rollup_zones": ZONE})
+
+
 async def stored_then_retention(pool: Any, settings: Settings) -> None:
     """Runs stored and rolled up; then the raw runs before the cutoff are dropped."""
     async with pool.acquire() as conn:
         await insert(conn, RUNS, OLD)
-    await roll_pending(pool, settings)
+    await roll_pending(pool, zoned(settings))
     async with pool.acquire() as conn:
         await conn.execute("DELETE FROM agent_runs WHERE started_at < $1", CUTOFF)
 
@@ -53,9 +59,9 @@ async def check_all(pool: Any, settings: Settings, cost_of: Any) -> None:
             assert raw[run.event_id] == expected(run, True)
         else:
             assert run.event_id not in raw
-    await roll_pending(pool, settings)
+    await roll_pending(pool, zoned(settings))
     async with pool.acquire() as conn:
-        for level in ("q15", "hour", "day"):
+        for level in ("q15", "hour", "day", "zone"):
             assert await rollup_rows(conn, level) == rollup_truth(RUNS, cost_of, level), level
 
 
@@ -171,7 +177,7 @@ async def test_reprice_marks_no_hour_while_retention_holds_its_lock(
     waits for it, so no hour is marked between that count and the drop."""
     async with pool.acquire() as conn:
         await insert(conn, RUNS, OLD)
-    await roll_pending(pool, settings)
+    await roll_pending(pool, zoned(settings))
     options = Options(Window.of_dates(None, None, None), True, 500, 30)
     async with pool.acquire() as holder, pool.acquire() as conn:
         await holder.execute("SELECT pg_advisory_lock(hashtext($1))", RETENTION_LOCK)
