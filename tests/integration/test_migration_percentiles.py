@@ -146,7 +146,8 @@ async def _columns(dsn: str) -> list[str]:
         )  # fmt: skip
         indexes = await conn.fetch(
             "SELECT tablename AS t FROM pg_indexes WHERE indexname = tablename || '_dims'"
-        )
+            " AND tablename = ANY($1::text[])", list(TABLES)
+        )  # fmt: skip
         return sorted(r["t"] for r in columns) + sorted(r["t"] for r in indexes)
     finally:
         await conn.close()
