@@ -68,12 +68,18 @@ async def markers_of(pool: Any) -> list[tuple[str, datetime]]:
         return await markers(conn)
 
 
+async def stored(pool: Any, n: int, seed: int) -> list[kit.Run]:
+    """``n`` runs over ``HOURS`` hours from ``START``, stored as ingest stores them."""
+    runs = kit.make_runs(n, START, HOURS, seed=seed)
+    async with pool.acquire() as conn:
+        await kit.insert_runs(conn, runs)
+    return runs
+
+
 async def test_zone_days_equal_ground_truth(
     pool: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs = kit.make_runs(6_000, START, HOURS, seed=91)
-    async with pool.acquire() as conn:
-        await kit.insert_runs(conn, runs)
+    runs = await stored(pool, 6_000, 91)
     done = await run_pending(zoned(settings, NEW_YORK, KOLKATA))
     assert done.dirty_days == 0
     async with pool.acquire() as conn:
@@ -92,9 +98,7 @@ async def test_zone_days_equal_ground_truth(
 async def test_zone_registered_later_then_dropped(
     pool: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs = kit.make_runs(3_000, START, HOURS, seed=92)
-    async with pool.acquire() as conn:
-        await kit.insert_runs(conn, runs)
+    runs = await stored(pool, 3_000, 92)
     await run_pending(settings)  # no zone: hours and UTC days only
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM rollup_zone_daily") == 0
@@ -118,9 +122,7 @@ async def test_late_runs_reroll_their_local_days(
     pool: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both = zoned(settings, NEW_YORK, KOLKATA)
-    runs = kit.make_runs(3_000, START, HOURS, seed=93)
-    async with pool.acquire() as conn:
-        await kit.insert_runs(conn, runs)
+    runs = await stored(pool, 3_000, 93)
     await run_pending(both)
     # 06:00 UTC is in New York's 2026-03-08; 18:40 UTC starts Kolkata's 2026-03-09.
     late = kit.make_runs(200, datetime(2026, 3, 8, 6, tzinfo=UTC), 1, seed=94)
