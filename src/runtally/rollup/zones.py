@@ -106,13 +106,19 @@ async def sync_zones(conn: Connection, names: Sequence[str]) -> bool:
         await conn.execute("DELETE FROM rollup_zones WHERE zone <> ALL($1::text[])", list(names))
         current = {row["zone"] for row in await conn.fetch("SELECT zone FROM rollup_zones")}
         new = [name for name in names if name not in current]
-        await conn.execute("INSERT INTO rollup_zones (zone) SELECT unnest($1::text[])", new)
-        hours = await conn.fetch(
-            "SELECT DISTINCT project, bucket FROM rollup_hourly WHERE dims = $1", FULL
-        )
-        await _mark(conn, ((row["project"], zone, *day) for zone in new for row in hours
-                           for day in days_of_hour(row["bucket"], zone)))  # fmt: skip
+        if new:
+            await _register(conn, new)
     return True
+
+
+async def _register(conn: Connection, new: list[str]) -> None:
+    """Add ``new`` zones and mark their local days that have hourly rows."""
+    await conn.execute("INSERT INTO rollup_zones (zone) SELECT unnest($1::text[])", new)
+    hours = await conn.fetch(
+        "SELECT DISTINCT project, bucket FROM rollup_hourly WHERE dims = $1", FULL
+    )
+    await _mark(conn, ((row["project"], zone, *day) for zone in new for row in hours
+                       for day in days_of_hour(row["bucket"], zone)))  # fmt: skip
 
 
 async def _day_rows(conn: Connection, project: str, day: Day) -> dict[GroupKey, Tally]:
