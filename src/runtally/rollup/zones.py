@@ -27,10 +27,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from runtally import localtime
+from runtally.api.planner import HOUR, QUARTER, ceil_to, floor_to
 from runtally.cube import FULL, GroupKey, cube
 from runtally.rollup.daily import merge_day
-from runtally.rollup.quarters import QUARTER
-from runtally.rollup.rows import HOUR, lock_key, read_rows, replace_rows
+from runtally.rollup.rows import lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.store.protocols import Connection, Pool
 from runtally.store.selection import ZONE_TABLE
@@ -57,27 +57,13 @@ ORDER BY d.day, d.project, d.zone LIMIT $1
 """
 
 
-def on_quarters(moment: datetime) -> bool:
-    """Whether ``moment`` is a UTC quarter-hour start (rollup rows can cut there)."""
-    return moment.timestamp() % QUARTER.total_seconds() == 0
-
-
 def days_of_hour(hour: datetime, zone: str) -> list[Day]:
     """The local days of ``zone`` that the UTC ``hour`` has instants in (one, or two
     when a local day starts inside it), those cut on quarter hours only (pure)."""
     tz = localtime.zone(zone)
     quarters = (hour + k * QUARTER for k in range(4))
     days = sorted({localtime.local_day(moment, tz) for moment in quarters})
-    return [day for day in days if on_quarters(day[0]) and on_quarters(day[1])]
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + HOUR
+    return [day for day in days if all(floor_to(edge, QUARTER) == edge for edge in day)]
 
 
 async def _mark(conn: Connection, marks: Iterable[tuple[str, str, datetime, datetime]]) -> None:
@@ -125,7 +111,7 @@ async def _day_rows(conn: Connection, project: str, day: Day) -> dict[GroupKey, 
     """The full-key rows of ``day``: its whole hours' hourly rows and the quarter-hour
     rows of the hours it starts or ends inside."""
     start, end = day
-    first, last = ceil_hour(start), floor_hour(end)
+    first, last = ceil_to(start, HOUR), floor_to(end, HOUR)
     rows = dict(await read_rows(conn, "rollup_hourly", project, first, last))
     rows.update(await read_rows(conn, "rollup_q15", project, start, min(first, end)))
     rows.update(await read_rows(conn, "rollup_q15", project, max(last, start), end))
@@ -149,7 +135,7 @@ async def roll_zone_day(conn: Connection, project: str, zone: str, start: dateti
         end = marker["until"]
         if await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM rollup_dirty"
-            " WHERE project = $1 AND hour >= $2 AND hour < $3)", project, floor_hour(start), end
+            " WHERE project = $1 AND hour >= $2 AND hour < $3)", project, floor_to(start, HOUR), end
         ):  # fmt: skip
             return Outcome.WAITING, 0
         day = cube(merge_day(start, await _day_rows(conn, project, (start, end))))
