@@ -15,6 +15,7 @@ from itertools import pairwise
 
 from runtally import localtime
 from runtally.api.planner import HOUR, floor_to
+from runtally.api.rollups import quarters_missing_before
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 
@@ -62,6 +63,5 @@ async def zone_days(
         " AND day >= $3 AND day < $4",
         selection.project, name, selection.start, selection.end,
     )  # fmt: skip
-    since = await conn.fetchval("SELECT since FROM rollup_q15_horizon WHERE since > $1",
-                                selection.start)  # fmt: skip
+    since = await quarters_missing_before(conn, selection.start)
     return whole_days(boundaries, tz, dirty_hours, {row["day"] for row in rows}, since)
