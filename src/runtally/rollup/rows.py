@@ -69,18 +69,16 @@ async def replace_rows(
     Returns the number of rows written.
     """
     check_table(table, zone)
-    scope = [project, start, end, *([zone] if zone is not None else [])]
+    keyed = {} if zone is None else {"zone": zone}  # key columns beyond ``STORED``'s
     await conn.execute(
         f"DELETE FROM {table} WHERE project = $1 AND bucket >= $2 AND bucket < $3"
-        + (" AND zone = $4" if zone is not None else ""),
-        *scope,
-    )
-    extra = (zone,) if zone is not None else ()
-    records = [(*_stored(project, key, tally), *extra) for key, tally in tallies.items()
+        + "".join(f" AND {column} = ${n}" for n, column in enumerate(keyed, 4)),
+        project, start, end, *keyed.values(),
+    )  # fmt: skip
+    records = [(*_stored(project, key, tally), *keyed.values()) for key, tally in tallies.items()
                if tally.runs]  # fmt: skip
     if records:
-        columns = [*STORED, *(["zone"] if zone is not None else [])]
-        await conn.copy_records_to_table(table, records=records, columns=columns)
+        await conn.copy_records_to_table(table, records=records, columns=[*STORED, *keyed])
     return len(records)
 
 
