@@ -56,6 +56,8 @@ class Connection(Protocol):
 
     def is_closed(self) -> bool: ...
 
+    def is_in_transaction(self) -> bool: ...
+
     def terminate(self) -> None:
         """Drop the connection at once (a pool replaces it on a later acquire)."""
 
