@@ -86,12 +86,12 @@ async def check_horizon(conn: Any) -> None:
     with pytest.raises(ApiError, match="15-minute rollups begin at"):
         await gather(conn, old_day, "day", tz=kolkata)
     utc_day = old_day.during(OLD_DAY, OLD_DAY + 24 * HOUR)
-    _, parts = await gather(conn, utc_day, "day")
+    _, parts, _ = await gather(conn, utc_day, "day")
     assert sum(tally.runs for key, tally in parts if key.dims == 0) == 3
     new_day = old_day.during(
         datetime(2026, 3, 7, 18, 30, tzinfo=UTC), START.replace(hour=18, minute=30)
     )
-    sources, parts = await gather(conn, new_day, "day", tz=kolkata)
+    sources, parts, _ = await gather(conn, new_day, "day", tz=kolkata)
     assert sources.raw == []
     assert sum(tally.runs for _, tally in parts) == 6_000
 

@@ -69,7 +69,7 @@ async def answer(dsn: str, raw: bool = False) -> list[tuple[Any, Any]]:
         selection = Selection(kit.PROJECT, START, START + 2 * HOUR)
         if raw:
             return figures((await aggregate_raw(conn, selection, "hour", False, MODEL)).items())
-        _, parts = await gather(conn, selection, "hour", distinct=False, group_by="model")
+        _, parts, _ = await gather(conn, selection, "hour", distinct=False, group_by="model")
         return figures(parts)
     finally:
         await conn.close()

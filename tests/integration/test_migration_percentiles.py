@@ -60,7 +60,7 @@ async def series(dsn: str) -> list[tuple[Any, Tally]]:
     conn = await _connect(dsn)
     try:
         selection = Selection(kit.PROJECT, START, START + 2 * HOUR)
-        _, parts = await gather(conn, selection, "hour", distinct=False, lone=True)
+        _, parts, _ = await gather(conn, selection, "hour", distinct=False, lone=True)
         return parts
     finally:
         await conn.close()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
+from runtally.api.buckets import TooManyBuckets, bucket_of, by_bucket, series_buckets
 from runtally.api.cursor import BadCursor, decode_cursor, encode_cursor
 from runtally.api.errors import ApiError
 from runtally.api.keys import PREFIX_LEN, generate_key, hash_key, well_formed
@@ -116,6 +116,29 @@ def test_series_buckets(
         found = find(GroupKey(moment, "", "", "", 0))
         assert found <= moment
         assert moment - found < timedelta(days=1)
+
+
+_H = [NOW.replace(minute=0) + timedelta(hours=i) for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("found", "keyed"),
+    [
+        ([], {}),
+        ([(_H[0], "a"), (_H[2], "c")], {_H[0]: "a", _H[2]: "c"}),
+        ([(_H[1] + timedelta(minutes=45), "q")], {_H[1]: "q"}),  # a quarter-hour row
+        ([(_H[2] + timedelta(days=3), "late")], {_H[2]: "late"}),  # the last bucket is open
+    ],
+)
+def test_by_bucket_keys_by_the_bucket_holding_each_moment(
+    found: list[tuple[datetime, str]], keyed: dict[datetime, str]
+) -> None:
+    assert by_bucket(_H, found) == keyed
+
+
+def test_by_bucket_refuses_two_values_in_one_bucket() -> None:
+    with pytest.raises(ValueError, match="two values in the bucket starting at"):
+        by_bucket(_H, [(_H[1], "a"), (_H[1] + timedelta(minutes=15), "b")])
 
 
 @pytest.mark.parametrize(

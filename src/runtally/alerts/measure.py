@@ -76,7 +76,7 @@ async def read_groups(
     if spec.group_by == "user":
         rows = await top_users(conn, selection, spec.top_n)
         return [Reading(r["key"], user_value(spec.measure, r), r["runs"]) for r in rows]
-    _, parts = await gather(conn, selection, None, distinct=False, group_by=spec.group_by)
+    parts = (await gather(conn, selection, None, distinct=False, group_by=spec.group_by)).parts
     if spec.group_by is None:
         total = Tally.merged(t for _, t in parts)
         return [Reading(WHOLE, tally_value(spec.measure, total), total.runs)]

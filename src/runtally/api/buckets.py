@@ -9,14 +9,16 @@ one bucket, so ``bucket_of`` finds it from the part's own start.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from runtally import localtime
 from runtally.api.planner import DAY, HOUR
 from runtally.cube import GroupKey
 
 STEPS = {"hour": HOUR, "day": DAY}
+T = TypeVar("T")
 
 
 class TooManyBuckets(ValueError):
@@ -48,3 +50,14 @@ def bucket_of(starts: Sequence[datetime]) -> Callable[[GroupKey], datetime]:
         return starts[bisect_right(starts, group.bucket) - 1]
 
     return find
+
+
+def by_bucket(starts: Sequence[datetime], found: Iterable[tuple[datetime, T]]) -> dict[datetime, T]:
+    """``found`` (a moment at or after ``starts[0]`` and a value) keyed by the start of
+    the bucket holding each moment; ``ValueError`` when two share a bucket."""
+    out: dict[datetime, T] = {}
+    for moment, value in found:
+        start = starts[bisect_right(starts, moment) - 1]
+        if out.setdefault(start, value) is not value:
+            raise ValueError(f"two values in the bucket starting at {start.isoformat()}")
+    return out

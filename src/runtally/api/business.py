@@ -75,7 +75,7 @@ async def project_totals(
 ) -> list[PairTotals]:
     """All-time totals of ``project`` up to ``now``, per capped (agent, model)."""
     selection = Selection(project, floor_to(start, DAY), now)
-    _, parts = await gather(conn, selection, None, distinct=False, group_by=("agent", "model"))
+    parts = (await gather(conn, selection, None, distinct=False, group_by=("agent", "model"))).parts
     return capped(project, fold(parts, lambda g: (g.agent, g.model)), max_pairs)
 
 

@@ -14,12 +14,13 @@ never rescanned from raw rows; a whole local day of a registered zone is one row
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from typing import NamedTuple
 
 from runtally import localtime
 from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
-from runtally.api.rollups import dirty_markers, quarters_missing_before, rollup_parts
+from runtally.api.rollups import Shown, dirty_markers, quarters_missing_before, rollup_parts
 from runtally.api.zonedays import zone_days
 from runtally.localtime import zone_name
 from runtally.store.aggregate import aggregate_intervals
@@ -47,6 +48,14 @@ async def _check_quarters(conn: Connection, found: Cover) -> None:
         )
 
 
+class Gathered(NamedTuple):
+    """What ``gather`` read: the cover, the parts, and the rows shown as they are."""
+
+    cover: Cover
+    parts: list[Part]
+    shown: list[Shown]
+
+
 async def gather(
     conn: Connection,
     selection: Selection,
@@ -55,7 +64,8 @@ async def gather(
     group_by: str | tuple[str, ...] | None = None,
     tz: tzinfo = UTC,
     lone: bool = False,
-) -> tuple[Cover, list[Part]]:
+    show: bool = False,
+) -> Gathered:
     """All parts of ``selection``, none straddling a bucket of ``granularity`` in ``tz``.
 
     ``granularity`` ``"hour"`` takes no daily rows; ``"day"`` or ``None`` (one bucket)
@@ -65,9 +75,10 @@ async def gather(
     or ``None``) and the columns ``selection`` filters on; their other key columns are ''.
     ``lone``: the caller folds parts by answer bucket and ``group_by`` only, so a rollup
     bucket alone in its answer bucket (``cover.lone_sources``) may come with stored
-    percentiles instead of bins (such parts cannot be merged). A 422 (``ApiError``) when
-    the range needs quarter-hour rows of hours rolled before that grain existed
-    (``rollup_q15_horizon``): those answers would be short."""
+    percentiles instead of bins (such parts cannot be merged); with ``show`` too (and no
+    ``group_by``), such rows come as their point's fields (``Gathered.shown``), not as
+    parts. A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled
+    before that grain existed (``rollup_q15_horizon``): those answers would be short."""
     dims = selection.dims(group_by)
     dirty_hours, dirty_days = await dirty_markers(conn, selection)
     boundaries = cuts(selection, granularity, tz)
@@ -76,6 +87,7 @@ async def gather(
     alone = lone_sources(boundaries, found) | set(local) if lone else frozenset()  # zone days: lone
     await _check_quarters(conn, found)
     answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
+    shown: list[Shown] = []
     parts: list[Part] = []
     for table, buckets, zone in (
         (ZONE_TABLE, local, zone_name(tz)),
@@ -84,6 +96,6 @@ async def gather(
         ("rollup_q15", found.quarters, None),
     ):
         parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone,
-                                    answer, zone)  # fmt: skip
+                                    answer, zone, shown if show else None)  # fmt: skip
     raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
-    return found, parts + list(raw.items())
+    return Gathered(found, parts + list(raw.items()), shown)

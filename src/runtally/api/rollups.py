@@ -13,6 +13,7 @@ from typing import Any
 from runtally.api.parts import Part
 from runtally.api.planner import DAY, HOUR, floor_to
 from runtally.api.premerged import merged_sql, merged_tallies
+from runtally.api.views import figures
 from runtally.cube import FULL, GroupKey
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
@@ -24,11 +25,17 @@ from runtally.store.selection import (
     check_table,
     rollup_scope,
 )
-from runtally.stored_quantiles import StoredQuantiles
+from runtally.stored_quantiles import NAMES, StoredQuantiles
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 TABLES = ROLLUP_TABLES
+Shown = tuple[datetime, dict[str, Any]]  # a row alone in its answer cell: bucket, fields
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
+# What a point shows (``views.figures``), for rows alone in their answer cell.
+_POINT_COLUMNS = (
+    "bucket, runs, successes, failures, duration_sum, duration_min, duration_max, lat_pcts,"
+    " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd"
+)
 # Read as binary arrays and decoded by numpy (``store.intarrays``): no Python int per bin.
 _BINS = frozenset({"lat_keys", "lat_counts"})
 
@@ -111,6 +118,7 @@ async def rollup_parts(
     lone: Set[datetime] = frozenset(),
     answer: list[datetime] | None = None,
     zone: str | None = None,
+    shown: list[Shown] | None = None,
 ) -> list[Part]:
     """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
     (which must keep the columns ``selection`` filters on), as parts.
@@ -121,13 +129,17 @@ async def rollup_parts(
     folds by answer bucket and key columns only) and without ``distinct``, the others
     come summed per answer bucket and key columns (``api.premerged``). ``zone``: the
     zone of ``ZONE_TABLE``'s rows (whose buckets are each alone in their answer bucket).
-    ``ValueError`` for another table, a filter the rollups do not carry, or a grouping
-    set without it.
+    ``shown``: the ``lone`` rows with stored percentiles are appended there as their
+    point's fields (``views.figures``) instead of becoming parts (the caller folds by
+    answer bucket only: one row per bucket). ``ValueError`` for another table, a filter
+    the rollups do not carry, or a grouping set without it.
     """
     _check(table, zone, selection, dims)
     alone = [b for b in buckets if b in lone]
     together = [b for b in buckets if b not in lone]
     parts: list[Part] = []
+    if alone and shown is not None:
+        alone = await _show(conn, table, selection, alone, dims, zone, shown)
     if alone:
         sql, args = _rollup_sql(table, selection, alone, distinct, dims, True, zone)
         parts += _parts(await conn.fetch(sql, *args), dims)
@@ -158,6 +170,23 @@ async def _summed(conn: Connection, table: str, selection: Selection, buckets: l
     if any(row["unpacked"] for row in rows):
         return None
     return _parts(rows, dims, merged_tallies(rows))
+
+
+async def _show(conn: Connection, table: str, selection: Selection, buckets: list[datetime],
+                dims: int, zone: str | None, shown: list[Shown]) -> list[datetime]:  # fmt: skip
+    """Appends the rows at ``buckets`` that have stored percentiles to ``shown`` as their
+    point's fields (only the columns a point shows are read); returns the buckets of the
+    others (rows written before migration 0007 have only bins)."""
+    clauses, args = rollup_scope(selection, buckets, dims, zone)
+    sql = f"SELECT {_POINT_COLUMNS} FROM {table} WHERE {' AND '.join(clauses)}"
+    rest = []
+    for row in await conn.fetch(sql, *args):
+        pcts = row["lat_pcts"]
+        if pcts is None:
+            rest.append(row["bucket"])
+        else:
+            shown.append((row["bucket"], figures(row, dict(zip(NAMES, pcts, strict=True)))))
+    return rest
 
 
 def _parts(rows: list[Any], dims: int, found: list[Tally] | None = None) -> list[Part]:

@@ -171,7 +171,7 @@ async def test_answers_equal_ground_truth(
             events
         )
     async with pool.acquire() as conn:
-        sources, _ = await gather(conn, Selection("demo", BASE, END))
+        sources, _, _ = await gather(conn, Selection("demo", BASE, END))
     assert_sources(state, sources)
     await assert_exact(client, auth, events, BASE, END)
     await assert_exact(client, auth, events, *CUT)

@@ -161,7 +161,7 @@ async def test_local_days_of_registered_zones_come_from_their_rows(pool: Any) ->
         tz = ZoneInfo(name)
         selection = Selection("demo", midnight(first, tz), midnight(last, tz))
         async with pool.acquire() as conn:
-            sources, parts = await gather(conn, selection, "day", tz=tz, distinct=False)
+            sources, parts, _ = await gather(conn, selection, "day", tz=tz, distinct=False)
         assert sources == Cover(), name
         assert sorted({key.bucket for key, _ in parts}) == [
             midnight(first + timedelta(days=i), tz) for i in range((last - first).days)
@@ -172,7 +172,7 @@ async def test_local_days_of_registered_zones_come_from_their_rows(pool: Any) ->
     tz = ZoneInfo("America/New_York")
     selection = Selection("demo", midnight(date(2026, 3, 7), tz), midnight(date(2026, 3, 10), tz))
     async with pool.acquire() as conn:
-        sources, _ = await gather(conn, selection, "day", tz=tz)
+        sources, _, _ = await gather(conn, selection, "day", tz=tz)
     assert sources.hourly == [midnight(date(2026, 3, 8), tz) + i * HOUR for i in range(23)]
     assert sources.daily == sources.quarters == sources.raw == []
 
@@ -185,7 +185,7 @@ async def test_rolled_local_days_come_from_rollup_rows_only(pool: Any) -> None:
         selection = Selection("demo", midnight(first, tz), midnight(last, tz))
         async with pool.acquire() as conn:
             for granularity in ("day", "hour", None):
-                sources, _ = await gather(conn, selection, granularity, tz=tz)
+                sources, _, _ = await gather(conn, selection, granularity, tz=tz)
                 assert sources.raw == [], (name, granularity)
                 odd = tz.utcoffset(datetime(2026, 1, 1)) % timedelta(hours=1)
                 assert bool(sources.quarters) == bool(odd), (name, granularity)

@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from runtally.api.gather import gather
+from runtally.api.parts import fold
+from runtally.api.schemas import Timeseries
+from runtally.api.views import tallies_fields
 from runtally.rollup.rows import TABLES
 from runtally.sketch import LatencySketch
 from runtally.store.selection import Selection
@@ -49,6 +52,8 @@ async def answers(client: httpx.AsyncClient, auth: dict[str, str],
             query = {"from": iso(start), "to": iso(end), **params}
             response = await client.get(path, params=query, headers=auth)
             assert response.status_code == 200, response.text
+            if path == "/v1/timeseries":  # its points are serialized unvalidated
+                Timeseries.model_validate(response.json())
             out.append(response.json())
     return out
 
@@ -88,6 +93,21 @@ async def assert_rows_carry_their_percentiles(conn: Any) -> int:
     return checked
 
 
+async def assert_shown_rows_are_their_tallies(pool: Any, selection: Selection) -> None:
+    """The rows ``gather`` shows as fields (``show``) have the fields of the same
+    buckets' tallies read from their bins, and are not among the parts."""
+    async with pool.acquire() as conn:
+        _, parts, shown = await gather(conn, selection, "hour", distinct=False, lone=True,
+                                       show=True)  # fmt: skip
+        _, binned, _ = await gather(conn, selection, "hour", distinct=False)
+    assert len(shown) >= 40
+    assert not {b for b, _ in shown} & {g.bucket for g, _ in parts}
+    by_hour = fold(binned, lambda g: g.bucket)
+    buckets = [b for b, _ in shown]
+    expected = tallies_fields([by_hour[b] for b in buckets], rate=False)
+    assert [fields for _, fields in shown] == expected
+
+
 async def test_stored_percentiles_answer_as_the_bins_do(
     pool: Any, client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
@@ -96,9 +116,10 @@ async def test_stored_percentiles_answer_as_the_bins_do(
     async with pool.acquire() as conn:
         assert await assert_rows_carry_their_percentiles(conn) > 1000
         hourly = Selection("demo", datetime(2026, 3, 1, 6, tzinfo=UTC), END)
-        _, parts = await gather(conn, hourly, "hour", distinct=False, lone=True)
+        _, parts, _ = await gather(conn, hourly, "hour", distinct=False, lone=True)
     stored = [t for _, t in parts if isinstance(t.latency, StoredQuantiles)]
     assert len(stored) >= 40  # the clean whole hours of the series read stored values
+    await assert_shown_rows_are_their_tallies(pool, hourly)
     from_stored = await answers(client, auth)
     await set_everywhere(pool, "lat_pcts = NULL")
     assert comparable(await answers(client, auth)) == comparable(from_stored)

@@ -14,16 +14,18 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
+from pydantic_core import to_json
 
 from runtally.api.answers import tag_answer, top_answer
-from runtally.api.buckets import TooManyBuckets, bucket_of, series_buckets
+from runtally.api.buckets import TooManyBuckets, bucket_of, by_bucket, series_buckets
 from runtally.api.deps import Reader
 from runtally.api.dimension import BREAKDOWN_COLUMNS, GROUP_COLUMNS, Dimension, parse_dimension
 from runtally.api.errors import invalid
 from runtally.api.gather import gather
 from runtally.api.params import ReaderDep, SelectionDep, SettingsDep, ZoneDep
 from runtally.api.parts import fold
+from runtally.api.rollups import Shown
 from runtally.api.schemas import (
     Basis,
     Breakdown,
@@ -31,8 +33,6 @@ from runtally.api.schemas import (
     BreakdownRow,
     Granularity,
     GroupBy,
-    Point,
-    Series,
     Summary,
     Timeseries,
 )
@@ -44,9 +44,6 @@ from runtally.tags import OTHER
 from runtally.tally import Tally
 
 router = APIRouter(tags=["aggregates"])
-# A series' points validated in one call (one Python call per point cost more than the
-# validation itself at 720 points).
-_POINTS = TypeAdapter(list[Point])
 
 
 def _json(answer: BaseModel) -> Response:
@@ -65,22 +62,22 @@ def _dimension(text: str | None, columns: tuple[str, ...], settings: Settings,
 
 
 async def _parts(r: Reader, selection: Selection, settings: Settings, dim: Dimension | None,
-                 granularity: str | None, distinct: bool, tz: ZoneInfo, lone: bool = False
-                 ) -> tuple[list[Any], Basis]:  # fmt: skip
-    """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, and its basis.
-    ``lone``: the caller folds by answer bucket and ``dim`` only, never merging a cell of
-    one part (``parts.fold``), so such parts may carry stored percentiles (``gather``)."""
+                 granularity: str | None, distinct: bool, tz: ZoneInfo, lone: bool = False,
+                 show: bool = False) -> tuple[list[Any], list[Shown], Basis]:  # fmt: skip
+    """Parts (``GroupKey`` or ``TagKey`` keyed) of any aggregate question, the rows
+    ``show``n as their fields, and its basis. ``lone``: the caller folds by answer bucket
+    and ``dim`` only, never merging a cell of one part (``parts.fold``), so such parts
+    may carry stored percentiles (``gather``); ``show``: such rows may come as fields."""
     column = dim.column if dim is not None else None
     group_tag = dim.tag if dim is not None else None
     dims = selection.dims(column)
     answer = await tag_answer(r.conn, selection, settings, group_tag, dims, granularity, tz,
                               distinct)  # fmt: skip
     if answer is not None:
-        return answer.parts, Basis(source=answer.source, note=answer.note)
-    _, parts = await gather(
-        r.conn, selection, granularity, distinct=distinct, group_by=column, tz=tz, lone=lone
-    )
-    return parts, Basis()
+        return answer.parts, [], Basis(source=answer.source, note=answer.note)
+    found = await gather(r.conn, selection, granularity, distinct=distinct, group_by=column,
+                         tz=tz, lone=lone, show=show)  # fmt: skip
+    return found.parts, found.shown, Basis()
 
 
 def _key_of(dim: Dimension) -> Callable[[Any], str]:
@@ -113,7 +110,7 @@ async def summary(
     r: ReaderDep, settings: SettingsDep, selection: SelectionDep, tz: ZoneDep
 ) -> Response:
     """Totals over ``[from, to)``: counts, latency, tokens, cost, distinct users/sessions."""
-    parts, basis = await _parts(r, selection, settings, None, None, distinct=True, tz=tz)
+    parts, _, basis = await _parts(r, selection, settings, None, None, distinct=True, tz=tz)
     total = Tally.merged(t for _, t in parts)
     answer = Summary(
         basis=basis,
@@ -127,17 +124,26 @@ async def summary(
     return _json(answer)
 
 
-def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo) -> list[Point]:
+Fields = dict[str, Any]
+
+
+def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo,
+            shown: dict[datetime, Fields] | None = None) -> list[Fields]:  # fmt: skip
+    """Every bucket's point (``schemas.Point`` fields): its ``shown`` fields, else those
+    of its tally, else zeros. A bucket is never in both (``gather``'s lone rows)."""
+    shown = shown or {}
+    if not shown.keys().isdisjoint(tallies):
+        raise RuntimeError("a bucket has both a shown row and parts")  # a gather bug
+    todo = [b for b in buckets if b not in shown]
     empty = Tally()
-    fields = tallies_fields([tallies.get(b) or empty for b in buckets])
-    return _POINTS.validate_python(
-        [{"bucket": label(b, tz), **f} for b, f in zip(buckets, fields, strict=True)]
-    )
+    rest = tallies_fields([tallies.get(b) or empty for b in todo], rate=False)
+    shown.update(zip(todo, rest, strict=True))
+    return [{"bucket": label(b, tz), **shown[b]} for b in buckets]
 
 
 def _series(
     parts: list[Any], key_of: Callable[[Any], str], buckets: list[datetime], tz: ZoneInfo
-) -> list[Series]:
+) -> list[dict[str, Any]]:
     find = _find(buckets)
     cells = fold(parts, lambda g: (key_of(g), find(g)))
     runs: dict[str, int] = {}
@@ -146,7 +152,7 @@ def _series(
     out = []
     for key in sorted(runs, key=lambda k: (-runs[k], k)):
         mine = {bucket: tally for (k, bucket), tally in cells.items() if k == key}
-        out.append(Series(key=key, points=_points(buckets, mine, tz)))
+        out.append({"key": key, "points": _points(buckets, mine, tz)})
     return out
 
 
@@ -174,18 +180,18 @@ async def timeseries(
     except TooManyBuckets as exc:
         raise invalid(f"{exc}; shorten the range or use granularity=day") from None
     # Grouped, a series also folds its groups into totals: its parts must stay mergeable.
-    parts, basis = await _parts(r, selection, settings, dim, granularity, distinct=False, tz=tz,
-                                lone=dim is None)  # fmt: skip
+    alone = dim is None
+    parts, shown, basis = await _parts(r, selection, settings, dim, granularity, distinct=False,
+                                       tz=tz, lone=alone, show=alone)  # fmt: skip
     totals = fold(parts, _find(buckets))
-    answer = Timeseries(
-        **_ranged(selection, tz),
-        granularity=granularity,
-        group_by=group_by,
-        points=_points(buckets, totals, tz),
-        series=_series(parts, _key_of(dim), buckets, tz) if dim else [],
-        basis=basis,
-    )
-    return _json(answer)
+    head = Timeseries(**_ranged(selection, tz), granularity=granularity, group_by=group_by,
+                      points=[], series=[], basis=basis)  # fmt: skip
+    body = head.model_dump(by_alias=True)
+    body["points"] = _points(buckets, totals, tz, by_bucket(buckets, shown))
+    body["series"] = _series(parts, _key_of(dim), buckets, tz) if dim else []
+    # Points are built from typed figures (``views.figures``) and serialized unvalidated:
+    # validating 720 points cost more than computing them (the tests validate answers).
+    return Response(to_json(body), media_type="application/json")
 
 
 @router.get("/breakdown", response_model=Breakdown)
@@ -211,8 +217,8 @@ async def breakdown(
     if dim.column in ("user", "session"):
         rows, basis = await top_answer(r.conn, selection, settings, dim.column, limit)
     else:
-        parts, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz,
-                                    lone=True)  # fmt: skip
+        parts, _, basis = await _parts(r, selection, settings, dim, None, distinct=False, tz=tz,
+                                       lone=True)  # fmt: skip
         key_of = _key_of(dim)
         groups = fold(parts, lambda g: key_of(g) or None)
         order = sorted(groups, key=lambda k: (-groups[k].runs, k))
