@@ -20,7 +20,7 @@ from runtally import localtime
 from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
-from runtally.api.rollups import Shown, dirty_markers, quarters_missing_before, rollup_parts
+from runtally.api.rollups import Shown, dirty_markers, rollup_parts
 from runtally.api.zonedays import zone_days
 from runtally.localtime import zone_name
 from runtally.store.aggregate import aggregate_intervals
@@ -36,12 +36,10 @@ def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[date
     return localtime.boundaries(selection.start, selection.end, granularity, tz)
 
 
-async def _check_quarters(conn: Connection, found: Cover) -> None:
-    """A 422 when ``found`` needs quarter-hour rows of hours rolled before that grain."""
-    if not found.quarters:
-        return
-    since = await quarters_missing_before(conn, found.quarters[0])
-    if since is not None:
+def _check_quarters(found: Cover, since: datetime | None) -> None:
+    """A 422 when ``found`` needs quarter-hour rows of hours rolled before that grain
+    (``since``: the first hour with them)."""
+    if found.quarters and since is not None and since > found.quarters[0]:
         raise invalid(
             f"15-minute rollups begin at {since.isoformat()}: before that, cut ranges and "
             "buckets on whole UTC hours (tz=UTC, or a zone whose offset is whole hours)"
@@ -80,12 +78,12 @@ async def gather(
     parts. A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled
     before that grain existed (``rollup_q15_horizon``): those answers would be short."""
     dims = selection.dims(group_by)
-    dirty_hours, dirty_days = await dirty_markers(conn, selection)
+    markers = await dirty_markers(conn, selection)
     boundaries = cuts(selection, granularity, tz)
-    local = await zone_days(conn, selection, boundaries, tz, dirty_hours, granularity)
-    found = cover(boundaries, dirty_hours, dirty_days, granularity != "hour", set(local))
+    local = await zone_days(conn, selection, boundaries, tz, markers, granularity)
+    found = cover(boundaries, markers.hours, markers.days, granularity != "hour", set(local))
     alone = lone_sources(boundaries, found) | set(local) if lone else frozenset()  # zone days: lone
-    await _check_quarters(conn, found)
+    _check_quarters(found, markers.quarters_since)
     answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
     shown: list[Shown] = []
     parts: list[Part] = []

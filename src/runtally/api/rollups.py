@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtally.api.parts import Part
 from runtally.api.planner import DAY, HOUR, floor_to
@@ -40,32 +40,35 @@ _POINT_COLUMNS = (
 _BINS = frozenset({"lat_keys", "lat_counts"})
 
 
-async def dirty_markers(
-    conn: Connection, selection: Selection
-) -> tuple[set[datetime], set[datetime]]:
-    """Dirty hours and dirty days of ``selection.project`` that overlap its range (one
-    statement: a round trip is a fair share of a short answer)."""
+class Markers(NamedTuple):
+    """What the rollup tables do not describe yet, as of the snapshot."""
+
+    hours: set[datetime]  # dirty UTC hours
+    days: set[datetime]  # dirty UTC days
+    # The first hour with quarter-hour rows, when after the range's first hour (the hours
+    # before it were rolled before ``rollup_q15`` existed and lost their raw rows).
+    quarters_since: datetime | None
+
+
+async def dirty_markers(conn: Connection, selection: Selection) -> Markers:
+    """Dirty hours and dirty days of ``selection.project`` that overlap its range, and
+    the quarter-hour horizon, in one statement (a round trip is a fair share of a short
+    answer)."""
     rows = await conn.fetch(
-        "SELECT hour AS at, true AS hourly FROM rollup_dirty"
+        "SELECT hour AS at, 'h' AS kind FROM rollup_dirty"
         " WHERE project = $1 AND hour >= $2 AND hour < $4"
-        " UNION ALL SELECT day, false FROM rollup_dirty_day"
-        " WHERE project = $1 AND day >= $3 AND day < $4",
+        " UNION ALL SELECT day, 'd' FROM rollup_dirty_day"
+        " WHERE project = $1 AND day >= $3 AND day < $4"
+        " UNION ALL SELECT since, 'q' FROM rollup_q15_horizon WHERE since > $2",
         selection.project,
         floor_to(selection.start, HOUR),
         floor_to(selection.start, DAY),
         selection.end,
     )
-    return {r["at"] for r in rows if r["hourly"]}, {r["at"] for r in rows if not r["hourly"]}
-
-
-async def quarters_missing_before(conn: Connection, first: datetime) -> datetime | None:
-    """The first hour with quarter-hour rows when that is after ``first`` (the hours
-    before it were rolled before ``rollup_q15`` existed and lost their raw rows), else
-    ``None``."""
-    since: datetime | None = await conn.fetchval(
-        "SELECT since FROM rollup_q15_horizon WHERE since > $1", first
-    )
-    return since
+    found: dict[str, set[datetime]] = {"h": set(), "d": set(), "q": set()}
+    for row in rows:
+        found[row["kind"]].add(row["at"])
+    return Markers(found["h"], found["d"], min(found["q"], default=None))
 
 
 def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], distinct: bool,

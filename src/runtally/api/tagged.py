@@ -131,7 +131,7 @@ async def gather_rolled(conn: Connection, selection: Selection, key: str, dims: 
                         granularity: str | None, cutoff: datetime,
                         distinct: bool = True) -> TagAnswer:  # fmt: skip
     """Parts of a one-key tag question from tag rows and raw rows (see the module)."""
-    dirty_hours, dirty_days = await dirty_markers(conn, selection)
+    dirty_hours, dirty_days, _ = await dirty_markers(conn, selection)
     segments = plan(selection.start, selection.end, dirty_hours, dirty_days, granularity != "hour")
     raw = list(segments.raw) + list(segments.trimmed)
     hourly = await _unrolled(conn, "rollup_tag_hourly", selection, key, segments.hourly, dims)

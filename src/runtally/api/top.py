@@ -83,7 +83,7 @@ async def top_from_rollups(
     buckets left out when some lack rows before raw retention.
     """
     project = selection.project
-    dirty_hours, dirty_days = await dirty_markers(conn, selection)
+    dirty_hours, dirty_days, _ = await dirty_markers(conn, selection)
     segments = plan(selection.start, selection.end, dirty_hours, dirty_days)
     days, hours = await _present(conn, project, kind, segments.daily, segments.hourly)
     missing = [(d, d + DAY) for d in segments.daily if d not in days]

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from runtally import localtime
 from runtally.api.planner import HOUR, floor_to
-from runtally.api.rollups import quarters_missing_before
+from runtally.api.rollups import Markers
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 
@@ -50,7 +50,7 @@ async def zone_days(
     selection: Selection,
     boundaries: Sequence[datetime],
     tz: tzinfo,
-    dirty_hours: Set[datetime],
+    markers: Markers,
     granularity: str | None,
 ) -> list[datetime]:
     """The buckets of a series in ``tz`` that ``rollup_zone_daily`` answers (none unless
@@ -63,5 +63,5 @@ async def zone_days(
         " AND day >= $3 AND day < $4",
         selection.project, name, selection.start, selection.end,
     )  # fmt: skip
-    since = await quarters_missing_before(conn, selection.start)
-    return whole_days(boundaries, tz, dirty_hours, {row["day"] for row in rows}, since)
+    marked = {row["day"] for row in rows}
+    return whole_days(boundaries, tz, markers.hours, marked, markers.quarters_since)
