@@ -3,7 +3,7 @@ route (``api.params.declared``): pure, tested by tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import pytest
@@ -11,9 +11,9 @@ from fastapi import Query
 from fastapi.routing import APIRoute
 
 from runtally.api.params import RunSelectionDep, SelectionDep, declared
-from runtally.api.rollups import rollup_parts
+from runtally.api.rollups import Read, rollup_parts
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL
-from runtally.store.selection import Selection, equals
+from runtally.store.selection import Selection, bucket_clause, equals
 
 A = datetime(2026, 4, 2, 10, tzinfo=UTC)
 B = datetime(2026, 4, 2, 12, tzinfo=UTC)
@@ -144,5 +144,36 @@ async def test_rollup_reads_refuse_what_rollups_cannot_answer(
     table: str, filters: dict[str, str], dims: int, words: str
 ) -> None:
     selection = Selection("demo", A, B, filters)
+    reads = [Read(table, [A])]
     with pytest.raises(ValueError, match=words):
-        await rollup_parts(_NoQueries(), table, selection, [A], True, dims)  # type: ignore[arg-type]
+        await rollup_parts(_NoQueries(), selection, reads, True, dims)  # type: ignore[arg-type]
+
+
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("table", "buckets", "clause", "added"),
+    [
+        # Every hour from A to A + 3 h, in any order: a range over the index.
+        ("rollup_hourly", [A, A + H, A + 2 * H, A + 3 * H], "bucket >= $2 AND bucket <= $3",
+         [A, A + 3 * H]),
+        ("rollup_hourly", [A + 2 * H, A, A + H], "bucket >= $2 AND bucket <= $3", [A, A + 2 * H]),
+        ("rollup_daily", [A, A + 24 * H], "bucket >= $2 AND bucket <= $3", [A, A + 24 * H]),
+        ("rollup_q15", [A, A + H / 4], "bucket >= $2 AND bucket <= $3", [A, A + H / 4]),
+        # A gap (a dirty hour, or every other hour), one bucket, or local days: each listed.
+        ("rollup_hourly", [A, A + H, A + 3 * H], "bucket = ANY($2::timestamptz[])",
+         [[A, A + H, A + 3 * H]]),
+        ("rollup_hourly", [A, A + 2 * H], "bucket = ANY($2::timestamptz[])", [[A, A + 2 * H]]),
+        ("rollup_daily", [A, A + H], "bucket = ANY($2::timestamptz[])", [[A, A + H]]),
+        ("rollup_hourly", [A], "bucket = ANY($2::timestamptz[])", [[A]]),
+        ("rollup_zone_daily", [A, A + 24 * H], "bucket = ANY($2::timestamptz[])",
+         [[A, A + 24 * H]]),
+    ],
+)  # fmt: skip
+def test_bucket_clause_reads_a_range_only_when_it_holds_exactly_the_buckets(
+    table: str, buckets: list[datetime], clause: str, added: list[Any]
+) -> None:
+    args: list[Any] = ["p"]
+    assert bucket_clause(table, buckets, args) == clause
+    assert args == ["p", *added]

@@ -20,7 +20,7 @@ from runtally import localtime
 from runtally.api.cover import Cover, cover, lone_sources
 from runtally.api.errors import invalid
 from runtally.api.parts import Part
-from runtally.api.rollups import Shown, dirty_markers, rollup_parts
+from runtally.api.rollups import Read, Shown, dirty_markers, rollup_parts
 from runtally.api.zonedays import zone_days
 from runtally.localtime import zone_name
 from runtally.store.aggregate import aggregate_intervals
@@ -86,14 +86,13 @@ async def gather(
     _check_quarters(found, markers.quarters_since)
     answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
     shown: list[Shown] = []
-    parts: list[Part] = []
-    for table, buckets, zone in (
-        (ZONE_TABLE, local, zone_name(tz)),
-        ("rollup_daily", found.daily, None),
-        ("rollup_hourly", found.hourly, None),
-        ("rollup_q15", found.quarters, None),
-    ):
-        parts += await rollup_parts(conn, table, selection, buckets, distinct, dims, alone,
-                                    answer, zone, shown if show else None)  # fmt: skip
+    reads = [
+        Read(ZONE_TABLE, local, zone_name(tz)),
+        Read("rollup_daily", found.daily),
+        Read("rollup_hourly", found.hourly),
+        Read("rollup_q15", found.quarters),
+    ]
+    parts = await rollup_parts(conn, selection, [r for r in reads if r.buckets], distinct, dims,
+                               alone, answer=answer, shown=shown if show else None)  # fmt: skip
     raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
     return Gathered(found, parts + list(raw.items()), shown)

@@ -2,10 +2,11 @@
 
 A local-day series merges 24 hourly rows per day, a 30-day breakdown 30 daily rows per
 key: read one by one, those are 720 rows sent, decoded, turned into tallies and folded
-in Python. Here Postgres sums them per (answer bucket, key columns) instead and sends
-one row each, its bins the rows' packed bins end to end (``string_agg``), added up by
-numpy. The sums are Postgres's (``numeric`` for costs: exact); min and max are exact;
-the bins are the rows' bins added, so percentiles are those of the row-by-row fold.
+in Python. Here Postgres sums them per (answer bucket, key columns) instead, daily,
+hourly and quarter-hour rows in one statement, and sends one row each, its bins the
+rows' packed bins end to end (``string_agg``), added up by numpy. The sums are
+Postgres's (``numeric`` for costs: exact); min and max are exact; the bins are the
+rows' bins added, so percentiles are those of the row-by-row fold.
 
 Only for answers without distinct users or sessions (no HLL is read) and rows with
 packed bins (migration 0008 backfilled them; a row without is reported and the caller
@@ -15,15 +16,21 @@ its answer bucket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
-from runtally.store.selection import Selection, rollup_scope
+from runtally.store.selection import Selection, bucket_clause, rollup_scope
 from runtally.store.tagged_sql import merged_column
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 _NOT_READ = frozenset({"lat_keys", "lat_counts", "users_hll", "sessions_hll"})
+# What each table's rows are read with, to be summed.
+_READ = ", ".join(
+    ["bucket", "agent", "model", "error_type", *(c for c in ROLLUP_FIELDS if c not in _NOT_READ),
+     "lat_bins"]
+)  # fmt: skip
 
 
 def _merged(column: str) -> str:
@@ -34,20 +41,27 @@ def _merged(column: str) -> str:
     return merged_column(column)
 
 
-def merged_sql(table: str, selection: Selection, buckets: list[Any], dims: int,
+def merged_sql(reads: Sequence[tuple[str, list[Any]]], selection: Selection, dims: int,
                answer: list[Any]) -> tuple[str, list[Any]]:  # fmt: skip
-    """The rows of ``table`` at ``buckets`` and grouping set ``dims`` summed per answer
-    bucket (``answer``: their ascending starts) and key columns; ``unpacked`` counts the
-    rows without packed bins."""
-    clauses, args = rollup_scope(selection, buckets, dims)
+    """The rows of each ``(table, buckets)`` of ``reads`` (at grouping set ``dims``)
+    summed together per answer bucket (``answer``: their ascending starts) and key
+    columns, in one statement (a round trip per table is a fair share of a short answer);
+    ``unpacked`` counts the rows without packed bins."""
+    table, buckets = reads[0]
+    clauses, args = rollup_scope(table, selection, buckets, dims)
     args.append(answer)
+    width = f"${len(args)}::timestamptz[]"
+    branches = [f"SELECT {_READ} FROM {table} WHERE {' AND '.join(clauses)}"]
+    for table, buckets in reads[1:]:  # the same scope at this table's buckets
+        scope = [*clauses[:2], bucket_clause(table, buckets, args), *clauses[3:]]
+        branches.append(f"SELECT {_READ} FROM {table} WHERE {' AND '.join(scope)}")
     columns = ", ".join(_merged(c) for c in ROLLUP_FIELDS)
     sql = (
         f"SELECT min(bucket) AS bucket, agent, model, error_type, {columns},"
         " string_agg(lat_bins, ''::bytea) AS lat_bins,"
         " count(*) FILTER (WHERE lat_bins IS NULL) AS unpacked"
-        f" FROM {table} WHERE {' AND '.join(clauses)}"
-        f" GROUP BY width_bucket(bucket, ${len(args)}::timestamptz[]), agent, model, error_type"
+        f" FROM ({' UNION ALL '.join(branches)}) AS r"
+        f" GROUP BY width_bucket(bucket, {width}), agent, model, error_type"
     )
     return sql, args
 

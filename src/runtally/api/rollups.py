@@ -6,7 +6,7 @@ The dirty markers say which hours and days the rollup tables do not describe yet
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -76,7 +76,7 @@ def _rollup_sql(table: str, selection: Selection, buckets: list[datetime], disti
     """The rows at ``buckets``; ``lone``: their stored percentiles, and their bins only
     where none are stored (rows written before migration 0007)."""
     columns = rollup_columns(distinct, lone)
-    clauses, args = rollup_scope(selection, buckets, dims, zone)
+    clauses, args = rollup_scope(table, selection, buckets, dims, zone)
     sql = (
         f"SELECT bucket, agent, model, error_type, {columns} FROM {table}"
         f" WHERE {' AND '.join(clauses)}"
@@ -111,49 +111,74 @@ def _bins(column: str, lone: bool, packed: bool) -> str:
     return f"CASE WHEN {' AND '.join(absent)} THEN array_send({column}) END AS {column}"
 
 
+class Read(NamedTuple):
+    """Rows of one rollup table (``TABLES``) at some buckets."""
+
+    table: str
+    buckets: list[datetime]
+    zone: str | None = None  # the zone of ``ZONE_TABLE``'s rows
+
+
 async def rollup_parts(
     conn: Connection,
-    table: str,
     selection: Selection,
-    buckets: list[datetime],
+    reads: Sequence[Read],
     distinct: bool = True,
     dims: int = FULL,
     lone: Set[datetime] = frozenset(),
     answer: list[datetime] | None = None,
-    zone: str | None = None,
     shown: list[Shown] | None = None,
 ) -> list[Part]:
-    """Rows of a rollup table (``TABLES``) at ``buckets`` and grouping set ``dims``
-    (which must keep the columns ``selection`` filters on), as parts.
+    """The rows of ``reads`` at grouping set ``dims`` (which must keep the columns
+    ``selection`` filters on), as parts.
 
     Rows at ``lone`` buckets (each the only part of its answer cell: the caller never
     merges it) come with their stored percentiles (``StoredQuantiles``) instead of their
     bins where they have them. With ``answer`` (the answer buckets' starts: the caller
     folds by answer bucket and key columns only) and without ``distinct``, the others
-    come summed per answer bucket and key columns (``api.premerged``). ``zone``: the
-    zone of ``ZONE_TABLE``'s rows (whose buckets are each alone in their answer bucket).
-    ``shown``: the ``lone`` rows with stored percentiles are appended there as their
-    point's fields (``views.figures``) instead of becoming parts (the caller folds by
-    answer bucket only: one row per bucket). ``ValueError`` for another table, a filter
-    the rollups do not carry, or a grouping set without it.
+    come summed per answer bucket and key columns, every table's in one statement
+    (``api.premerged``). A ``ZONE_TABLE`` read's buckets are each alone in their answer
+    bucket. ``shown``: the ``lone`` rows with stored percentiles are appended there as
+    their point's fields (``views.figures``) instead of becoming parts (the caller folds
+    by answer bucket only: one row per bucket). ``ValueError`` for another table, a
+    filter the rollups do not carry, or a grouping set without it.
     """
-    _check(table, zone, selection, dims)
-    alone = [b for b in buckets if b in lone]
-    together = [b for b in buckets if b not in lone]
+    for read in reads:
+        _check(read.table, read.zone, selection, dims)
     parts: list[Part] = []
-    if alone and shown is not None:
-        alone = await _show(conn, table, selection, alone, dims, zone, shown)
-    if alone:
-        sql, args = _rollup_sql(table, selection, alone, distinct, dims, True, zone)
-        parts += _parts(await conn.fetch(sql, *args), dims)
-    if together and answer is not None and not distinct and zone is None:
-        summed = await _summed(conn, table, selection, together, dims, answer)
+    together: list[Read] = []
+    for read in reads:
+        alone = [b for b in read.buckets if b in lone]
+        if alone:
+            parts += await _lone_parts(conn, selection, read._replace(buckets=alone), dims, shown)
+        rest = [b for b in read.buckets if b not in lone]
+        if rest:
+            together.append(read._replace(buckets=rest))
+    if together and answer is not None and not distinct:
+        summable = [read for read in together if read.zone is None]
+        summed = await _summed(conn, selection, summable, dims, answer) if summable else []
         if summed is not None:
-            return parts + summed
-    if together:
-        sql, args = _rollup_sql(table, selection, together, distinct, dims, False, zone)
-        parts += _parts(await conn.fetch(sql, *args), dims)
+            parts += summed
+            together = [read for read in together if read.zone is not None]
+    for read in together:
+        parts += await _read_parts(conn, selection, read, distinct, dims, False)
     return parts
+
+
+async def _lone_parts(conn: Connection, selection: Selection, read: Read, dims: int,
+                      shown: list[Shown] | None) -> list[Part]:  # fmt: skip
+    """Parts of rows each alone in their answer cell (those ``shown`` only as fields)."""
+    if shown is not None:
+        read = read._replace(buckets=await _show(conn, selection, read, dims, shown))
+        if not read.buckets:
+            return []
+    return await _read_parts(conn, selection, read, True, dims, True)
+
+
+async def _read_parts(conn: Connection, selection: Selection, read: Read, distinct: bool,
+                      dims: int, lone: bool) -> list[Part]:  # fmt: skip
+    sql, args = _rollup_sql(read.table, selection, read.buckets, distinct, dims, lone, read.zone)
+    return _parts(await conn.fetch(sql, *args), dims)
 
 
 def _check(table: str, zone: str | None, selection: Selection, dims: int) -> None:
@@ -164,24 +189,24 @@ def _check(table: str, zone: str | None, selection: Selection, dims: int) -> Non
         raise ValueError(f"grouping set {dims} lacks a filtered column")
 
 
-async def _summed(conn: Connection, table: str, selection: Selection, buckets: list[datetime],
-                  dims: int, answer: list[datetime]) -> list[Part] | None:  # fmt: skip
-    """The rows at ``buckets`` summed per answer bucket (``api.premerged``); ``None``
+async def _summed(conn: Connection, selection: Selection, reads: list[Read], dims: int,
+                  answer: list[datetime]) -> list[Part] | None:  # fmt: skip
+    """The rows of ``reads`` summed per answer bucket (``api.premerged``); ``None``
     when some lack packed bins (the caller reads them one by one)."""
-    sql, args = merged_sql(table, selection, buckets, dims, answer)
+    sql, args = merged_sql([(read.table, read.buckets) for read in reads], selection, dims, answer)
     rows = await conn.fetch(sql, *args)
     if any(row["unpacked"] for row in rows):
         return None
     return _parts(rows, dims, merged_tallies(rows))
 
 
-async def _show(conn: Connection, table: str, selection: Selection, buckets: list[datetime],
-                dims: int, zone: str | None, shown: list[Shown]) -> list[datetime]:  # fmt: skip
+async def _show(conn: Connection, selection: Selection, read: Read, dims: int,
+                shown: list[Shown]) -> list[datetime]:  # fmt: skip
     """Appends the rows at ``buckets`` that have stored percentiles to ``shown`` as their
     point's fields (only the columns a point shows are read); returns the buckets of the
     others (rows written before migration 0007 have only bins)."""
-    clauses, args = rollup_scope(selection, buckets, dims, zone)
-    sql = f"SELECT {_POINT_COLUMNS} FROM {table} WHERE {' AND '.join(clauses)}"
+    clauses, args = rollup_scope(read.table, selection, read.buckets, dims, read.zone)
+    sql = f"SELECT {_POINT_COLUMNS} FROM {read.table} WHERE {' AND '.join(clauses)}"
     rest = []
     for row in await conn.fetch(sql, *args):
         pcts = row["lat_pcts"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from runtally.cube import dims_of
@@ -42,6 +43,12 @@ def equals(pairs: Iterable[tuple[str, Any]], args: list[Any]) -> list[str]:
 
 ROLLUP_TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 ZONE_TABLE = "rollup_zone_daily"  # local days of registered zones: a zone column more
+# The buckets each table's rows start at (local days vary in length: none).
+GRIDS = {
+    "rollup_q15": timedelta(minutes=15),
+    "rollup_hourly": timedelta(hours=1),
+    "rollup_daily": timedelta(days=1),
+}
 
 
 def check_table(table: str, zone: str | None) -> None:
@@ -51,18 +58,32 @@ def check_table(table: str, zone: str | None) -> None:
         raise ValueError(f"not a rollup table: {table} (zone {zone!r})")
 
 
-def rollup_scope(selection: Selection, buckets: list[datetime], dims: int,
+def rollup_scope(table: str, selection: Selection, buckets: list[datetime], dims: int,
                  zone: str | None = None) -> tuple[list[str], list[Any]]:  # fmt: skip
-    """The clauses and arguments ($1…) of a read of rollup rows: ``selection``'s project
-    and filters, rows at ``buckets`` and grouping set ``dims`` (and of ``zone``, for
-    ``rollup_zone_daily``)."""
-    args: list[Any] = [selection.project, buckets, dims]
-    clauses = ["project = $1", "bucket = ANY($2::timestamptz[])", "dims = $3"]
+    """The clauses and arguments ($1…) of a read of ``table``'s rows: ``selection``'s
+    project and filters, rows at ``buckets`` (``bucket_clause``: the third clause) and
+    grouping set ``dims`` (and of ``zone``, for ``rollup_zone_daily``)."""
+    args: list[Any] = [selection.project, dims]
+    clauses = ["project = $1", "dims = $2", bucket_clause(table, buckets, args)]
     if zone is not None:
         args.append(zone)
-        clauses.append("zone = $4")
+        clauses.append(f"zone = ${len(args)}")
     clauses += equals(sorted(selection.filters.items()), args)
     return clauses, args
+
+
+def bucket_clause(table: str, buckets: list[datetime], args: list[Any]) -> str:
+    """The rows of ``table`` at ``buckets``, appending its parameters to ``args``: a
+    range when they are every grid point of the table between the first and the last
+    (a range bounds the index scan; ``= ANY`` of hundreds of buckets is checked row by
+    row against the whole array), else ``= ANY``."""
+    grid = GRIDS.get(table)
+    ordered = sorted(buckets)
+    if grid and len(ordered) > 1 and all(b - a == grid for a, b in pairwise(ordered)):
+        args += [ordered[0], ordered[-1]]
+        return f"bucket >= ${len(args) - 1} AND bucket <= ${len(args)}"
+    args.append(buckets)
+    return f"bucket = ANY(${len(args)}::timestamptz[])"
 
 
 @dataclass(frozen=True)

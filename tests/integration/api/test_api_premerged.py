@@ -37,7 +37,7 @@ async def test_premerged_rows_answer_as_rows_folded_one_by_one(
     merged_sql = rollups.merged_sql
 
     def counting(*args: Any) -> Any:
-        summed.append(len(args[2]))
+        summed.append(sum(len(buckets) for _, buckets in args[0]))
         return merged_sql(*args)
 
     monkeypatch.setattr(rollups, "merged_sql", counting)
@@ -46,8 +46,8 @@ async def test_premerged_rows_answer_as_rows_folded_one_by_one(
 
     rollup_parts = gather.rollup_parts
 
-    async def row_by_row(*args: Any) -> Any:
-        return await rollup_parts(*args[:7], None, *args[8:])  # without the answer buckets
+    async def row_by_row(*args: Any, **kwargs: Any) -> Any:
+        return await rollup_parts(*args, **{**kwargs, "answer": None})  # rows one by one
 
     monkeypatch.setattr(gather, "rollup_parts", row_by_row)
     assert comparable(await all_answers(client, auth)) == comparable(premerged)
