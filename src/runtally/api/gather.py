@@ -46,6 +46,17 @@ def _check_quarters(found: Cover, since: datetime | None) -> None:
         )
 
 
+def _reads(found: Cover, local: list[datetime], tz: tzinfo) -> list[Read]:
+    """The rollup rows ``found`` and the zone days ``local`` stand for."""
+    reads = [
+        Read(ZONE_TABLE, local, zone_name(tz)),
+        Read("rollup_daily", found.daily),
+        Read("rollup_hourly", found.hourly),
+        Read("rollup_q15", found.quarters),
+    ]
+    return [read for read in reads if read.buckets]
+
+
 class Gathered(NamedTuple):
     """What ``gather`` read: the cover, the parts, and the rows shown as they are."""
 
@@ -86,13 +97,7 @@ async def gather(
     _check_quarters(found, markers.quarters_since)
     answer = boundaries[:-1] if lone else None  # rows sharing one may be summed by Postgres
     shown: list[Shown] = []
-    reads = [
-        Read(ZONE_TABLE, local, zone_name(tz)),
-        Read("rollup_daily", found.daily),
-        Read("rollup_hourly", found.hourly),
-        Read("rollup_q15", found.quarters),
-    ]
-    parts = await rollup_parts(conn, selection, [r for r in reads if r.buckets], distinct, dims,
-                               alone, answer=answer, shown=shown if show else None)  # fmt: skip
+    parts = await rollup_parts(conn, selection, _reads(found, local, tz), distinct, dims, alone,
+                               answer=answer, shown=shown if show else None)  # fmt: skip
     raw = await aggregate_intervals(conn, selection, found.raw, distinct, dims)
     return Gathered(found, parts + list(raw.items()), shown)

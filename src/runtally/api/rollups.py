@@ -154,13 +154,21 @@ async def rollup_parts(
         rest = [b for b in read.buckets if b not in lone]
         if rest:
             together.append(read._replace(buckets=rest))
-    if together and answer is not None and not distinct:
-        summable = [read for read in together if read.zone is None]
+    return parts + await _together_parts(conn, selection, together, distinct, dims, answer)
+
+
+async def _together_parts(conn: Connection, selection: Selection, reads: list[Read],
+                          distinct: bool, dims: int,
+                          answer: list[datetime] | None) -> list[Part]:  # fmt: skip
+    """Parts of rows that share their answer cells: summed when they may be."""
+    if reads and answer is not None and not distinct:
+        summable = [read for read in reads if read.zone is None]
         summed = await _summed(conn, selection, summable, dims, answer) if summable else []
         if summed is not None:
-            parts += summed
-            together = [read for read in together if read.zone is not None]
-    for read in together:
+            reads = [read for read in reads if read.zone is not None]
+            return summed + await _together_parts(conn, selection, reads, distinct, dims, None)
+    parts: list[Part] = []
+    for read in reads:
         parts += await _read_parts(conn, selection, read, distinct, dims, False)
     return parts
 
