@@ -32,7 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings, min_size=0, max_size=POOL_SIZE)
+        # Every API statement runs in a request's transaction: nothing outlives it.
+        pool = await create_pool(settings, min_size=0, max_size=POOL_SIZE, stateless=True)
         redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=5, socket_connect_timeout=2
         )

@@ -16,13 +16,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(settings: Settings, min_size: int = 1, max_size: int = 4) -> Pool:
-    """An asyncpg pool for ``settings.database_url``; close it with ``await pool.close()``."""
+async def _rolled_back(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: asyncpg has already rolled back any open transaction."""
+
+
+async def create_pool(
+    settings: Settings, min_size: int = 1, max_size: int = 4, stateless: bool = False
+) -> Pool:
+    """An asyncpg pool for ``settings.database_url``; close it with ``await pool.close()``.
+
+    ``stateless``: its users keep no session state past a transaction (no session-level
+    ``SET``, ``LISTEN``, advisory lock or cursor outside one), so a released connection
+    is only rolled back, without asyncpg's reset statement (a round trip per request)."""
     pool: Pool = await asyncpg.create_pool(
         settings.asyncpg_dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_rolled_back if stateless else None,
         command_timeout=120,
     )
     return pool
