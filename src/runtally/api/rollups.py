@@ -160,14 +160,14 @@ async def rollup_parts(
 async def _together_parts(conn: Connection, selection: Selection, reads: list[Read],
                           distinct: bool, dims: int,
                           answer: list[datetime] | None) -> list[Part]:  # fmt: skip
-    """Parts of rows that share their answer cells: summed when they may be."""
-    if reads and answer is not None and not distinct:
+    """Parts of rows that share their answer cells: summed when they may be, else (and
+    a zone's rows) read one by one."""
+    parts: list[Part] = []
+    if answer is not None and not distinct:
         summable = [read for read in reads if read.zone is None]
         summed = await _summed(conn, selection, summable, dims, answer) if summable else []
         if summed is not None:
-            reads = [read for read in reads if read.zone is not None]
-            return summed + await _together_parts(conn, selection, reads, distinct, dims, None)
-    parts: list[Part] = []
+            parts, reads = summed, [read for read in reads if read.zone is not None]
     for read in reads:
         parts += await _read_parts(conn, selection, read, distinct, dims, False)
     return parts

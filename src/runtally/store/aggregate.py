@@ -196,8 +196,7 @@ async def _aggregate(
     dims: int,
     settings: Mapping[str, str] = HASHED,
 ) -> dict[GroupKey, Tally]:
-    rows = await fetch_with(conn, sql, args, settings) if settings else await conn.fetch(sql, *args)
-    found = fold_fine(rows, 4, distinct)
+    found = fold_fine(await fetch_with(conn, sql, args, settings), 4, distinct)
     return {GroupKey(k[0], k[1], k[2], k[3], dims): tally for k, tally in found.items()}
 
 

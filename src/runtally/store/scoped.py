@@ -31,7 +31,9 @@ async def fetch_with(
     Inside a caller's transaction the settings are set under a savepoint that is rolled
     back after the statement (a rollback to a savepoint undoes its ``SET LOCAL``s; the
     statement only reads), in three round trips; outside one, in a transaction of its
-    own."""
+    own. No ``settings``: the statement alone, in one round trip."""
+    if not settings:
+        return await conn.fetch(sql, *args)
     sets = "; ".join(f"SET LOCAL {n} = '{v}'" for n, v in settings.items())
     if not conn.is_in_transaction():
         async with conn.transaction():

@@ -78,8 +78,8 @@ def bucket_clause(table: str, buckets: list[datetime], args: list[Any]) -> str:
     (a range bounds the index scan; ``= ANY`` of hundreds of buckets is checked row by
     row against the whole array), else ``= ANY``."""
     grid = GRIDS.get(table)
-    ordered = sorted(buckets)
-    if grid and len(ordered) > 1 and all(b - a == grid for a, b in pairwise(ordered)):
+    ordered = sorted(buckets) if grid and len(buckets) > 1 else []
+    if ordered and all(b - a == grid for a, b in pairwise(ordered)):
         args += [ordered[0], ordered[-1]]
         return f"bucket >= ${len(args) - 1} AND bucket <= ${len(args)}"
     args.append(buckets)
