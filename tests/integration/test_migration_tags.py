@@ -18,8 +18,9 @@ from alembic import command
 from runtally.config import Settings
 from runtally.cube import cube
 from runtally.devstack.servers import PostgresServer
+from runtally.grid import HOUR
 from runtally.rollup.jobs import roll_pending
-from runtally.rollup.rows import COLUMNS, HOUR, record
+from runtally.rollup.rows import COLUMNS, record
 from runtally.store.aggregate import aggregate_raw
 from runtally.store.dirty import mark_hours
 from runtally.store.migrate import alembic_config, upgrade

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtally.api.cover import QUARTER, Cover, cover
-from runtally.api.planner import DAY, HOUR, floor_to
+from runtally.grid import DAY, HOUR, floor_to
 from runtally.localtime import boundaries, zone
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)  # a UTC midnight

@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 
 from runtally.api.hourplan import Plan, plan
-from runtally.api.planner import DAY, HOUR, ceil_to, floor_to
+from runtally.grid import DAY, HOUR, ceil_to, floor_to
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)  # a UTC midnight
 

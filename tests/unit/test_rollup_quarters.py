@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from runtally.cube import GroupKey
-from runtally.rollup.quarters import QUARTER, hour_of_quarters
+from runtally.grid import QUARTER
+from runtally.rollup.quarters import hour_of_quarters
 from runtally.sketch import LatencySketch, hll_estimate, hll_from_values
 from runtally.tally import Tally
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtally.api.cover import QUARTER, Cover, cover, lone_sources
-from runtally.api.planner import DAY, HOUR
 from runtally.cube import GroupKey
+from runtally.grid import DAY, HOUR
 from runtally.localtime import boundaries, zone
 from runtally.quantiles import quantiles_of
 from runtally.rollup.rows import record, stored_percentiles

@@ -14,8 +14,8 @@ from datetime import datetime, tzinfo
 from typing import TypeVar
 
 from runtally import localtime
-from runtally.api.planner import DAY, HOUR
 from runtally.cube import GroupKey
+from runtally.grid import DAY, HOUR
 
 STEPS = {"hour": HOUR, "day": DAY}
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from runtally import constants
 from runtally.api.gather import gather
 from runtally.api.parts import fold
-from runtally.api.planner import DAY, floor_to
+from runtally.grid import DAY, floor_to
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.tally import Tally

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 from runtally.api.hourplan import coalesce
-from runtally.api.planner import DAY, HOUR, QUARTER, ceil_to, floor_to
+from runtally.grid import DAY, HOUR, QUARTER, ceil_to, floor_to
 
 Interval = tuple[datetime, datetime]  # half-open [start, end)
 

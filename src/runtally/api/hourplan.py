@@ -19,7 +19,7 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from runtally.api.planner import DAY, HOUR, ceil_to, floor_to
+from runtally.grid import DAY, HOUR, ceil_to, floor_to
 
 Interval = tuple[datetime, datetime]  # half-open [start, end)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
-from runtally.store.selection import Selection, bucket_clause, rollup_scope
+from runtally.store.selection import Selection, bucket_clause, shared_scope
 from runtally.store.tagged_sql import merged_column
 from runtally.tally import ROLLUP_FIELDS, Tally
 
@@ -47,14 +47,13 @@ def merged_sql(reads: Sequence[tuple[str, list[Any]]], selection: Selection, dim
     summed together per answer bucket (``answer``: their ascending starts) and key
     columns, in one statement (a round trip per table is a fair share of a short answer);
     ``unpacked`` counts the rows without packed bins."""
-    table, buckets = reads[0]
-    clauses, args = rollup_scope(table, selection, buckets, dims)
+    shared, args = shared_scope(selection, dims)
+    branches = []
+    for table, buckets in reads:  # each table's buckets append their own arguments
+        scope = " AND ".join([*shared, bucket_clause(table, buckets, args)])
+        branches.append(f"SELECT {_READ} FROM {table} WHERE {scope}")
     args.append(answer)
     width = f"${len(args)}::timestamptz[]"
-    branches = [f"SELECT {_READ} FROM {table} WHERE {' AND '.join(clauses)}"]
-    for table, buckets in reads[1:]:  # the same scope at this table's buckets
-        scope = [*clauses[:2], bucket_clause(table, buckets, args), *clauses[3:]]
-        branches.append(f"SELECT {_READ} FROM {table} WHERE {' AND '.join(scope)}")
     columns = ", ".join(_merged(c) for c in ROLLUP_FIELDS)
     sql = (
         f"SELECT min(bucket) AS bucket, agent, model, error_type, {columns},"

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from runtally.api.parts import Part
-from runtally.api.planner import DAY, HOUR, floor_to
 from runtally.api.premerged import merged_sql, merged_tallies
 from runtally.api.views import figures
 from runtally.cube import FULL, GroupKey
+from runtally.grid import DAY, HOUR, floor_to
 from runtally.packedbins import unpack_all
 from runtally.sketch import LatencySketch
 from runtally.store.intarrays import int_arrays, sent

@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from runtally.api.hourplan import coalesce, plan
-from runtally.api.planner import HOUR
 from runtally.api.rollups import dirty_markers, rollup_columns, tallies
+from runtally.grid import HOUR
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection, equals
 from runtally.store.tag_raw import aggregate_by_tag

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from runtally.api.hourplan import plan
-from runtally.api.planner import DAY, HOUR
 from runtally.api.rollups import dirty_markers
+from runtally.grid import DAY, HOUR
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 from runtally.store.top_rank import ranked_top

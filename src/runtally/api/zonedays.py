@@ -14,8 +14,8 @@ from datetime import datetime, tzinfo
 from itertools import pairwise
 
 from runtally import localtime
-from runtally.api.planner import HOUR, floor_to
 from runtally.api.rollups import Markers
+from runtally.grid import HOUR, floor_to
 from runtally.store.protocols import Connection
 from runtally.store.selection import Selection
 

@@ -28,12 +28,12 @@ from runtally.devstack import report
 from runtally.devstack.drain import backlog
 from runtally.devstack.options import DevOptions
 from runtally.devstack.simulate import Population, build_fleet, describe_run, latency_ms
+from runtally.grid import HOUR
 from runtally.stream import Stream
 
 BUDGET = 100_000  # most runs in one backfill, whatever the number of days
 DAY_BUDGET = 15_000  # most runs per day of history
 FLUSH_EVERY = 5_000  # events published between flushes: the buffer never nears full
-HOUR = timedelta(hours=1)
 STORE_TIMEOUT_S = 45.0  # longest wait for ingest to store the history before going on
 
 

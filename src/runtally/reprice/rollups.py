@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from runtally.cube import FULL, GroupKey, cube
+from runtally.grid import DAY, HOUR, QUARTER
 from runtally.pricing import PriceTable
 from runtally.reprice.plan import ModelFilter, changed, reprice_tally
 from runtally.reprice.report import Report
-from runtally.rollup.quarters import QUARTER
-from runtally.rollup.rows import DAY, HOUR, lock_key, read_rows, replace_rows
+from runtally.rollup.rows import lock_key, read_rows, replace_rows
 from runtally.rollup.zones import mark_zone_days
 from runtally.store.protocols import Connection
 from runtally.tally import Tally

@@ -17,8 +17,9 @@ from collections import defaultdict
 from datetime import datetime
 
 from runtally.cube import GroupKey, cube
+from runtally.grid import DAY
 from runtally.rollup.dimensions import Dimensions, roll_day_dimensions
-from runtally.rollup.rows import DAY, lock_key, read_rows, replace_rows
+from runtally.rollup.rows import lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.store.protocols import Connection, Pool
 from runtally.tally import Tally

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from runtally import constants
 from runtally.config import Settings
+from runtally.grid import DAY, HOUR
 from runtally.rollup.tag_rows import read_tag_rows, replace_tag_rows
 from runtally.rollup.top_rows import read_top_rows, replace_top_rows
 from runtally.store.protocols import Connection
@@ -26,8 +27,6 @@ from runtally.tags import TagKey, complete_combos, derive_sets, fold, rebucket
 from runtally.tally import Tally
 from runtally.topk import merge_top
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 TagRows = dict[TagKey, Tally]
 
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from runtally.cube import cube
+from runtally.grid import HOUR
 from runtally.rollup.dimensions import Dimensions, hour_tags, roll_hour_dimensions
 from runtally.rollup.quarters import roll_quarters
-from runtally.rollup.rows import HOUR, day_start, lock_key, replace_rows
+from runtally.rollup.rows import day_start, lock_key, replace_rows
 from runtally.rollup.side import alongside, spare
 from runtally.rollup.stats import Outcome, RollStats
 from runtally.rollup.zones import mark_zone_days

@@ -15,9 +15,10 @@ the same raw rows always give the same hourly bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from runtally.cube import FULL, GroupKey, cube
+from runtally.grid import HOUR
 from runtally.rollup.rows import replace_rows
 from runtally.sketch import hll_union
 from runtally.store.aggregate import aggregate_raw
@@ -26,8 +27,6 @@ from runtally.store.selection import Selection
 from runtally.tally import Tally
 
 TABLE = "rollup_q15"
-QUARTER = timedelta(minutes=15)
-HOUR = timedelta(hours=1)
 
 
 def _order(key: GroupKey) -> tuple[datetime, str, str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
@@ -21,8 +21,6 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import ROLLUP_TABLES, check_table
 from runtally.tally import ROLLUP_FIELDS, Tally
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 TABLES = ROLLUP_TABLES
 KEY_COLUMNS = ("project", "bucket", "dims", "agent", "model", "error_type")
 COLUMNS = KEY_COLUMNS + ROLLUP_FIELDS  # what ``record`` gives (every schema since 0002)

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from runtally import localtime
-from runtally.api.planner import HOUR, QUARTER, ceil_to, floor_to
 from runtally.cube import FULL, GroupKey, cube
+from runtally.grid import HOUR, QUARTER, ceil_to, floor_to
 from runtally.rollup.daily import merge_day
 from runtally.rollup.rows import lock_key, read_rows, replace_rows
 from runtally.rollup.stats import Outcome, RollStats

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runtally.cube import AGENT, ERROR_TYPE, FULL, MODEL, GroupKey
+from runtally.grid import STEPS
 from runtally.sketch import SQL_KEY, LatencySketch, hll_from_values
 from runtally.store.intarrays import int_arrays
 from runtally.store.protocols import Connection, Record
@@ -41,7 +42,6 @@ from runtally.tally import COST_SPLIT, SUMS, Tally
 
 # Buckets are aligned to UTC whatever the session time zone (date_bin is absolute).
 ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
-BUCKETS = {"q15": timedelta(minutes=15), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 # Intervals this short in all (an answer's partial quarter hours at its two edges) hold
 # few enough rows that Postgres hashes them unprompted: the planner note's settings, two
 # round trips more, would cost more than they save.
@@ -51,7 +51,7 @@ SMALL_SPAN = timedelta(minutes=30)
 def _bucket_expr(bucket: str | None, start_param: str) -> str:
     if bucket is None:
         return f"{start_param}::timestamptz"
-    step = BUCKETS[bucket]
+    step = STEPS[bucket]
     return f"date_bin('{int(step.total_seconds())} seconds', started_at, {ORIGIN})"
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from runtally.cube import dims_of
+from runtally.grid import DAY, HOUR, QUARTER
 
 ROLLED_UP = ("agent", "model", "error_type")
 FILTER_COLUMNS = frozenset((*ROLLED_UP, "status", "user_id", "session_id", "trace_id"))
@@ -44,11 +45,7 @@ def equals(pairs: Iterable[tuple[str, Any]], args: list[Any]) -> list[str]:
 ROLLUP_TABLES = ("rollup_q15", "rollup_hourly", "rollup_daily")
 ZONE_TABLE = "rollup_zone_daily"  # local days of registered zones: a zone column more
 # The buckets each table's rows start at (local days vary in length: none).
-GRIDS = {
-    "rollup_q15": timedelta(minutes=15),
-    "rollup_hourly": timedelta(hours=1),
-    "rollup_daily": timedelta(days=1),
-}
+GRIDS = {"rollup_q15": QUARTER, "rollup_hourly": HOUR, "rollup_daily": DAY}
 
 
 def check_table(table: str, zone: str | None) -> None:
@@ -60,11 +57,19 @@ def check_table(table: str, zone: str | None) -> None:
 
 def rollup_scope(table: str, selection: Selection, buckets: list[datetime], dims: int,
                  zone: str | None = None) -> tuple[list[str], list[Any]]:  # fmt: skip
-    """The clauses and arguments ($1…) of a read of ``table``'s rows: ``selection``'s
-    project and filters, rows at ``buckets`` (``bucket_clause``: the third clause) and
-    grouping set ``dims`` (and of ``zone``, for ``rollup_zone_daily``)."""
+    """The clauses and arguments ($1…) of a read of ``table``'s rows: ``shared_scope``
+    and rows at ``buckets`` (``bucket_clause``)."""
+    clauses, args = shared_scope(selection, dims, zone)
+    return [*clauses, bucket_clause(table, buckets, args)], args
+
+
+def shared_scope(selection: Selection, dims: int,
+                 zone: str | None = None) -> tuple[list[str], list[Any]]:  # fmt: skip
+    """The clauses and arguments ($1…) every table's rows of one read share:
+    ``selection``'s project and filters, grouping set ``dims`` (and ``zone``, for
+    ``rollup_zone_daily``). Each table adds its own ``bucket_clause``."""
     args: list[Any] = [selection.project, dims]
-    clauses = ["project = $1", "dims = $2", bucket_clause(table, buckets, args)]
+    clauses = ["project = $1", "dims = $2"]
     if zone is not None:
         args.append(zone)
         clauses.append(f"zone = ${len(args)}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _escape
 from operator import itemgetter
 from typing import Any
 
 from runtally.events import RunEvent
+from runtally.grid import HOUR
 from runtally.store.dirty import mark_hours
 from runtally.store.protocols import Connection
 
@@ -29,7 +30,6 @@ COLUMNS = (
 )  # fmt: skip
 _PROJECT, _STARTED = COLUMNS.index("project"), COLUMNS.index("started_at")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HOUR = timedelta(hours=1)
 
 _JSON_COLUMNS = ("tags", "metadata")
 TEMP_TABLE = "runtally_ingest_batch"
@@ -121,7 +121,7 @@ def touched_hours(records: Sequence[RunRecord]) -> set[tuple[str, datetime]]:
     for record in records:
         since = record[_STARTED] - _EPOCH
         add((record[_PROJECT], since.days * 24 + since.seconds // 3600))
-    return {(p, _EPOCH + h * _HOUR) for p, h in hours}
+    return {(p, _EPOCH + h * HOUR) for p, h in hours}
 
 
 def dedupe(records: Sequence[RunRecord]) -> list[RunRecord]:

@@ -14,7 +14,7 @@ import pytest
 
 from runtally.api.cover import Cover
 from runtally.api.gather import gather
-from runtally.api.planner import DAY, HOUR, QUARTER, floor_to
+from runtally.grid import DAY, HOUR, QUARTER, floor_to
 from runtally.rollup.daily import roll_days
 from runtally.rollup.hourly import roll_hours
 from runtally.rollup.zones import roll_zone_days

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from runtally.api.app import create_app
-from runtally.api.planner import HOUR, floor_to
 from runtally.config import Settings
+from runtally.grid import HOUR, floor_to
 
 from .data import check, generate, group, iso, store, truth
 

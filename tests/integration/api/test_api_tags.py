@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from runtally.api.planner import HOUR, floor_to
 from runtally.config import Settings
+from runtally.grid import HOUR, floor_to
 from runtally.rollup.jobs import roll_pending
 from runtally.store import partitions
 from runtally.store.writes import COLUMNS, insert_runs
