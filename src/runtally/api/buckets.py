@@ -15,9 +15,8 @@ from typing import TypeVar
 
 from runtally import localtime
 from runtally.cube import GroupKey
-from runtally.grid import DAY, HOUR
+from runtally.grid import STEPS
 
-STEPS = {"hour": HOUR, "day": DAY}
 T = TypeVar("T")
 
 
