@@ -77,6 +77,19 @@ def test_the_fast_path_answers_for_ordinary_events() -> None:
         assert check(json.dumps(event).encode(), window), event
 
 
+@pytest.mark.parametrize("offset", ["+05:60", "-00:75", "+01:99"])
+def test_offset_minutes_beyond_59_take_the_pydantic_path(offset: str) -> None:
+    """``fromisoformat`` reads '+05:60' as +06:00; pydantic refuses it (found by the
+    generated events): the fast path must not answer, so the reason stays pydantic's."""
+    event = event_dict(0, NOW)
+    event["started_at"] = NOW.strftime("%Y-%m-%dT%H:%M:%S") + offset
+    raw = payload(event)
+    assert all(fast_record(raw, WINDOW, prices) is None for prices in PRICERS)
+    reason = slow_path(raw, WINDOW, PRICERS[0])
+    assert isinstance(reason, str), reason
+    assert "timezone minute" in reason
+
+
 def test_malformed_corpus_and_rejection_tables_take_the_pydantic_path() -> None:
     for fields, _ in malformed_corpus(NOW):
         raw = fields.get(b"data")

@@ -48,9 +48,10 @@ _MAX_COST = Decimal(MAX_COST_USD)
 _PROJECT = re.compile(PROJECT_PATTERN.removeprefix("^").removesuffix("$")).fullmatch
 # Plain RFC 3339 ('T', 'Z' or ±HH:MM, ASCII digits), at most 6 fraction digits: pydantic
 # truncates longer fractions where some parsers round; rare spellings take its path.
+# Offset minutes 00-59 only: ``fromisoformat`` reads '+05:60' as +06:00, pydantic refuses it.
 _INSTANT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+    r"(?:Z|[+-][0-9]{2}:[0-5][0-9])"
 ).fullmatch
 # pydantic's JSON parser refuses nesting deeper than ~200 levels; metadata nested at all
 # deeply takes the pydantic path (any '[' or '{' counts, even inside strings: cautious).
