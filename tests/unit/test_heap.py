@@ -1,8 +1,9 @@
 """runtally.heap: freed memory is reused, not mapped afresh (page faults counted).
 
-Each case runs in a fresh interpreter (the thresholds are process-wide): the shape of a
-breakdown's bin decoding (~790 kB joined, two ~530 kB arrays decoded from it), repeated,
-and the minor page faults of the repeats counted by ``getrusage``.
+Each case runs in a fresh interpreter (the thresholds are process-wide): a breakdown's
+bin decoding (``packedbins.unpack_all`` of ~790 kB: joined, then two ~530 kB arrays
+decoded from it), repeated, and the minor page faults of the repeats counted by
+``getrusage``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ import pytest
 
 PROGRAM = """
 import resource, sys
-import numpy as np
 from runtally.heap import keep_freed_memory
+from runtally.packedbins import pack, unpack_all
 if sys.argv[1] == "kept":
     assert keep_freed_memory()
-RECORD = np.dtype([("key", ">i4"), ("count", ">i8")])
-blobs = [bytes(range(256)) * 3 for _ in range(1029)]  # 790,272 bytes: whole 12-byte bins
-def decode():
-    items = np.frombuffer(b"".join(blobs), dtype=RECORD)
-    return items["key"].astype(np.int64), items["count"].astype(np.int64)
-decode()
+blobs = [pack(list(range(64)), [1] * 64) for _ in range(1029)]  # 790,272 bytes
+unpack_all(blobs)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(50):
-    decode()
+    unpack_all(blobs)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
 """
 
