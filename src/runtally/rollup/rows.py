@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runtally.cube import FULL, GroupKey
+from runtally.grid import DAY, floor_to
 from runtally.packedbins import pack
 from runtally.sketch import clamped_quantiles
 from runtally.store.protocols import Connection
@@ -40,8 +41,7 @@ def lock_key(kind: str, project: str, bucket: datetime) -> int:
 
 def day_start(moment: datetime) -> datetime:
     """UTC midnight of the day ``moment`` falls in."""
-    utc = moment.astimezone(UTC)
-    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+    return floor_to(moment.astimezone(UTC), DAY)
 
 
 def record(project: str, key: GroupKey, tally: Tally) -> tuple[Any, ...]:

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from runtally.events import RunEvent
-from runtally.grid import HOUR
+from runtally.grid import HOUR, floor_to
 from runtally.store.dirty import mark_hours
 from runtally.store.protocols import Connection
 
@@ -108,7 +108,7 @@ def metadata_json(value: dict[str, Any] | None) -> str | None:
 
 def hour_of(ts: datetime) -> datetime:
     """The UTC hour that contains ``ts``."""
-    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return floor_to(ts.astimezone(UTC), HOUR)
 
 
 def touched_hours(records: Sequence[RunRecord]) -> set[tuple[str, datetime]]:
