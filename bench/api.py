@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bench import apiclient, procs, sqlgen
+from bench import apiclient, floor, procs, sqlgen
 from bench.clickhouse import Peer, runs_by_key
 from bench.data import PROJECT
 from bench.harness import (
@@ -69,6 +69,7 @@ class Run:
     users: dict[str, tuple[Decimal, int]] = field(default_factory=dict)  # exact, ranked
     api: dict[str, apiclient.Answer] = field(default_factory=dict)
     peer: dict[str, apiclient.Answer] = field(default_factory=dict)
+    floor: dict[str, apiclient.Answer] = field(default_factory=dict)  # ``bench.floor``
 
 
 def run(ctx: BenchContext) -> None:
@@ -99,6 +100,9 @@ async def _run(ctx: BenchContext, stack: Stack, want: int, budget: bool) -> None
             began = time.perf_counter()
             r.api = apiclient.ask_all(port, key, start, end, ctx.size(50, 15))
             r.phases["time runtally"] = time.perf_counter() - began
+        began = time.perf_counter()
+        r.floor = floor.time_floor(r.api, stack.root / "floor" / "bodies", ctx.size(50, 15))
+        r.phases["time HTTP floor"] = time.perf_counter() - began
         if peer is not None:
             began = time.perf_counter()
             repeats = ctx.size(50, 15)
@@ -354,6 +358,8 @@ def _record_times(ctx: BenchContext, q: Question, r: Run, answer: apiclient.Answ
     ctx.record(
         Figure(NAME, f"{q.label}: runtally p95", p95, "ms", target, note=f"p50 {p50:,.1f} ms")
     )
+    if q.label in r.floor:
+        floor.record(ctx, NAME, q.label, answer, r.floor[q.label])
     peer = r.peer.get(q.label)
     if peer is None:
         return
@@ -429,5 +435,7 @@ def _record_notes(ctx: BenchContext, r: Run) -> None:
         f"{apiclient.BUDGET_S:g} s of answers (at least {apiclient.MIN_ANSWERS}), one at a "
         "time: runtally over HTTP to a real `runtally api` (uvicorn, one worker), ClickHouse "
         "in-process (no network: the peer's figure is if anything flattered). The ratio is "
-        "ClickHouse's median over runtally's p95.",
+        "ClickHouse's median over runtally's p95. The HTTP floor (`bench.floor`): each "
+        "answer's own bytes served as-is by uvicorn in a process of its own and decoded by "
+        "the same client, so runtally's time above it is the server's work.",
     )

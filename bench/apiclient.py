@@ -33,6 +33,7 @@ class Answer:
     times: list[float] = field(default_factory=list)
     body: Any = None
     unavailable: str = ""
+    raw: bytes = b""  # the answer's bytes as sent, for ``bench.floor``
 
 
 def timed(ask: Callable[[], Any], repeats: int) -> Answer:
@@ -63,7 +64,7 @@ def _probe(client: httpx.Client, q: Question, params: dict[str, str]) -> str:
     return ""
 
 
-def _get(client: httpx.Client, path: str, params: dict[str, str]) -> Any:
+def get_json(client: httpx.Client, path: str, params: dict[str, str]) -> Any:
     response = client.get(path, params=params)
     response.raise_for_status()
     return response.json()
@@ -82,10 +83,11 @@ def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int) -
             if why:
                 out[q.label] = Answer(unavailable=why)
                 continue
-            out[q.label] = timed(partial(_get, client, q.path, params), repeats)
+            out[q.label] = timed(partial(get_json, client, q.path, params), repeats)
+            out[q.label].raw = client.get(q.path, params=params).content
         for extra in API_ONLY:
             params = {**span, **extra.params}
-            out[extra.label] = timed(partial(_get, client, extra.path, params), repeats)
+            out[extra.label] = timed(partial(get_json, client, extra.path, params), repeats)
     return out
 
 

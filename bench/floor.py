@@ -1,0 +1,95 @@
+"""The HTTP floor of each answer: its very bytes, served as they are, timed by the same client.
+
+runtally's time for a question covers computing the answer, sending it over HTTP and the
+client decoding its JSON (the ClickHouse peer's covers decoding its rows too). The floor
+is the last two alone: a trivial ASGI app (``app``) serves each answer's bytes as
+``runtally api`` sent them, under uvicorn in its own process with the same loop, parser
+and access log (one worker), and the bench's client fetches and decodes them exactly as
+it times runtally. What is left of runtally's time above the floor is the server's work;
+a ratio target that the floor alone would miss cannot be met by a faster server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.apiclient import Answer, get_json, timed
+from bench.harness import BenchContext, Figure, percentile
+from runtally.devstack.servers import free_port, wait_port
+
+FOLDER_ENV = "BENCH_FLOOR_DIR"  # where ``app`` finds the bodies it serves, one file each
+_HEADERS = [(b"content-type", b"application/json")]
+
+
+def _bodies() -> dict[str, bytes]:
+    folder = os.environ.get(FOLDER_ENV)
+    if not folder:
+        return {}
+    return {f"/{path.name}": path.read_bytes() for path in Path(folder).iterdir()}
+
+
+_SERVED = _bodies()  # read once, at import: serving costs no file I/O
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """ASGI: ``GET /<name>`` answers the file ``<name>`` of ``$BENCH_FLOOR_DIR`` as
+    JSON, anything else a 404 (uvicorn's lifespan probe is ignored)."""
+    if scope["type"] != "http":
+        return
+    body = _SERVED.get(scope["path"])
+    status = 200 if body is not None else 404
+    await send({"type": "http.response.start", "status": status, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": body if body is not None else b""})
+
+
+@contextlib.contextmanager
+def serving(bodies: Mapping[str, bytes], folder: Path) -> Iterator[int]:
+    """``bodies`` (name → bytes; a name is one path segment) served by ``app`` under
+    uvicorn in a child process, as ``runtally api`` runs (log level info); yields its
+    port, and stops it on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in bodies.items():
+        (folder / name).write_bytes(body)
+    port = free_port()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, FOLDER_ENV: str(folder), "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "info", "--lifespan", "off"]  # fmt: skip
+    with open(folder.parent / "floor.log", "wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(port, 30)
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def time_floor(answers: Mapping[str, Answer], folder: Path, repeats: int) -> dict[str, Answer]:
+    """Each answer's bytes (``Answer.raw``; those without are skipped) served by
+    ``serving`` and timed as ``apiclient.ask_all`` times runtally's, keyed by label."""
+    named = {label: f"q{i}" for i, label in enumerate(a for a in answers if answers[a].raw)}
+    bodies = {name: answers[label].raw for label, name in named.items()}
+    with serving(bodies, folder) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+        return {label: timed(partial(get_json, c, f"/{name}", {}), repeats)
+                for label, name in named.items()}  # fmt: skip
+
+
+def record(ctx: BenchContext, bench: str, label: str, answer: Answer, floor: Answer) -> None:
+    """The floor of ``answer`` (question ``label``) as a figure of benchmark ``bench``."""
+    f50, f95 = (percentile(floor.times, x) * 1000 for x in (0.5, 0.95))
+    note = f"p95 {f95:,.1f} ms; its {len(answer.raw) / 1000:,.1f} kB sent as-is and decoded"
+    ctx.record(Figure(bench, f"{label}: HTTP floor p50", f50, "ms", note=note))
