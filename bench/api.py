@@ -10,8 +10,12 @@ edges, so runtally also reads partial hours of raw rows — is asked:
 
 - of a real ``runtally api`` (uvicorn), timed from an HTTP client on the same machine;
 - of ClickHouse, one scan per answer with approximate quantiles and ``uniq``;
+- of the HTTP floor (``bench.floor``): runtally's own answer bytes served as they are;
 - of Postgres, one exact aggregation of the raw rows: the truth runtally's answer must
   equal (``bench.truth``).
+
+The first three are timed question by question, each side right after the other
+(``apiclient.ask_all``), so they meet the machine's spells seconds apart.
 
 Each figure is the ratio ClickHouse p50 / runtally p95 (> 1: runtally ahead), beside the
 issue's target for the size. ``--events`` picks the size (default 10M, 300k with
@@ -94,25 +98,29 @@ async def _run(ctx: BenchContext, stack: Stack, want: int, budget: bool) -> None
         await _truths(stack, r)
         r.phases["settle Postgres"] = await _settle(ctx, stack)
         key = await _create_key(stack)
-        port = free_port()
-        with procs.running(stack, ["api", "--host", "127.0.0.1", "--port", str(port)]):
-            wait_port(port, 30)
-            began = time.perf_counter()
-            r.api = apiclient.ask_all(port, key, start, end, ctx.size(50, 15))
-            r.phases["time runtally"] = time.perf_counter() - began
-        began = time.perf_counter()
-        r.floor = floor.time_floor(r.api, stack.root / "floor" / "bodies", ctx.size(50, 15))
-        r.phases["time HTTP floor"] = time.perf_counter() - began
-        if peer is not None:
-            began = time.perf_counter()
-            repeats = ctx.size(50, 15)
-            r.peer = {q.label: apiclient.time_peer(peer, q, start, end, repeats) for q in QUESTIONS}
-            r.phases["time ClickHouse"] = time.perf_counter() - began
-            _check_peer(ctx, r)
+        _time_all(ctx, stack, r, peer, key)
     finally:
         if peer is not None:
             peer.close()
     _record(ctx, r)
+
+
+def _time_all(ctx: BenchContext, stack: Stack, r: Run, peer: Peer | None, key: str) -> None:
+    """Every question asked of a real ``runtally api``, of ClickHouse and of the HTTP
+    floor (``bench.floor``), question by question, side by side (``apiclient.ask_all``)."""
+    port = free_port()
+    with procs.running(stack, ["api", "--host", "127.0.0.1", "--port", str(port)]):
+        wait_port(port, 30)
+        found = apiclient.answer_bytes(port, key, r.start, r.end)
+        beside = {"ClickHouse": apiclient.peer_side(peer, r.start, r.end)} if peer else {}
+        with floor.floor_side(found, stack.root / "floor" / "bodies") as floor_side:
+            began = time.perf_counter()
+            answers = apiclient.ask_all(port, key, r.start, r.end, ctx.size(50, 15), found,
+                                        {**beside, "floor": floor_side})  # fmt: skip
+            r.phases["time runtally, ClickHouse and the floor"] = time.perf_counter() - began
+    r.api, r.peer, r.floor = answers["runtally"], answers.get("ClickHouse", {}), answers["floor"]
+    if peer is not None:
+        _check_peer(ctx, r)
 
 
 async def _fill(
@@ -434,8 +442,9 @@ def _record_notes(ctx: BenchContext, r: Run) -> None:
         "Timing: each question after 1-3 warm-up answers, then up to "
         f"{apiclient.BUDGET_S:g} s of answers (at least {apiclient.MIN_ANSWERS}), one at a "
         "time: runtally over HTTP to a real `runtally api` (uvicorn, one worker), ClickHouse "
-        "in-process (no network: the peer's figure is if anything flattered). The ratio is "
-        "ClickHouse's median over runtally's p95. The HTTP floor (`bench.floor`): each "
+        "in-process (no network: the peer's figure is if anything flattered), question by "
+        "question, each side right after the other. The ratio is ClickHouse's median over "
+        "runtally's p95. The HTTP floor (`bench.floor`, the third side): each "
         "answer's own bytes served as-is by uvicorn in a process of its own and decoded by "
         "the same client, so runtally's time above it is the server's work.",
     )

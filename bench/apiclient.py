@@ -1,15 +1,21 @@
-"""Timing answers: runtally's over HTTP, the ClickHouse peer's in-process.
+"""Timing answers: runtally's over HTTP, beside the same question asked elsewhere.
 
 Each question: up to ``WARMUP`` warm-up answers (fewer when each is slow anyway), then
 answers one at a time until ``repeats`` are timed or ``BUDGET_S`` is spent (at least
-``MIN_ANSWERS``). A question whose parameter this build does not know is probed first:
-a 422 answer, or a ``tz`` the answer ignored, marks it unavailable instead of timing it.
+``MIN_ANSWERS``), on each side right after the other, so the sides of a question meet
+the shared machine's spells seconds apart rather than minutes (timed all runtally first,
+then all ClickHouse, the same code's ratio moved by 2x between runs). Not interleaved
+answer by answer: tried in one run, the small answers' HTTP floors, each timed right
+after a ClickHouse scan, came out 1.2–2.9x those of the next run (BENCHMARKS.md, runs J
+and K). A question whose parameter this build does not know is probed first: a 422
+answer, or a ``tz`` the answer ignored, marks it unavailable instead of timing it (the
+other sides are still timed).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -70,27 +76,56 @@ def get_json(client: httpx.Client, path: str, params: dict[str, str]) -> Any:
     return response.json()
 
 
-def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int) -> dict[str, Answer]:
-    """Every question of ``bench.questions`` asked of ``runtally api`` on ``port``."""
+Beside = Callable[[Question], Callable[[], Any] | None]  # a question asked elsewhere
+
+
+def answer_bytes(port: int, key: str, start: datetime, end: datetime) -> dict[str, Answer]:
+    """Each question's answer from ``runtally api`` on ``port``, as sent (``raw``), or
+    why this build cannot answer it (``unavailable``)."""
     span = {"from": start.isoformat(), "to": end.isoformat()}
     out = {}
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
-    ) as client:
+    with _client(port, key) as client:
         for q in QUESTIONS:
             params = {**span, **q.params}
             why = _probe(client, q, params) if q.feature else ""
-            if why:
-                out[q.label] = Answer(unavailable=why)
-                continue
-            out[q.label] = timed(partial(get_json, client, q.path, params), repeats)
-            out[q.label].raw = client.get(q.path, params=params).content
-        for extra in API_ONLY:
-            params = {**span, **extra.params}
-            out[extra.label] = timed(partial(get_json, client, extra.path, params), repeats)
+            raw = b"" if why else client.get(q.path, params=params).raise_for_status().content
+            out[q.label] = Answer(unavailable=why, raw=raw)
     return out
 
 
-def time_peer(peer: Peer, q: Question, start: datetime, end: datetime, repeats: int) -> Answer:
-    """``q`` asked of the ClickHouse peer (the rows decoded, as a client would)."""
-    return timed(partial(peer.ask, q, start, end), repeats)
+def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int,
+            found: Mapping[str, Answer], beside: Mapping[str, Beside]
+            ) -> dict[str, dict[str, Answer]]:  # fmt: skip
+    """Every question of ``bench.questions`` asked of ``runtally api`` on ``port``
+    (``found``: ``answer_bytes``, which says which it can answer) and of each side of
+    ``beside`` (name → how it asks a question; ``None``: not at all), one question
+    after the other and its sides right after each other; answers by side
+    (``"runtally"`` and ``beside``'s names), then label."""
+    span = {"from": start.isoformat(), "to": end.isoformat()}
+    out: dict[str, dict[str, Answer]] = {name: {} for name in ["runtally", *beside]}
+    with _client(port, key) as client:
+        for q in QUESTIONS:
+            ours = found[q.label]
+            params = {**span, **q.params}
+            sides = {"runtally": None if ours.unavailable else partial(get_json, client, q.path,
+                                                                       params)}  # fmt: skip
+            sides.update((name, ask(q)) for name, ask in beside.items())
+            asked = {name: ask for name, ask in sides.items() if ask is not None}
+            for name, ask in asked.items():  # side by side: seconds apart, not minutes
+                out[name][q.label] = timed(ask, repeats)
+            out["runtally"].setdefault(q.label, ours).raw = ours.raw  # timed, or why not
+        for extra in API_ONLY:
+            params = {**span, **extra.params}
+            out["runtally"][extra.label] = timed(partial(get_json, client, extra.path, params),
+                                                 repeats)  # fmt: skip
+    return out
+
+
+def _client(port: int, key: str) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                        headers={"Authorization": f"Bearer {key}"}, timeout=120)  # fmt: skip
+
+
+def peer_side(peer: Peer, start: datetime, end: datetime) -> Beside:
+    """How the ClickHouse peer asks a question (the rows decoded, as a client would)."""
+    return lambda q: partial(peer.ask, q, start, end)

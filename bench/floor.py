@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.apiclient import Answer, get_json, timed
+from bench.apiclient import Answer, Beside, get_json
 from bench.harness import BenchContext, Figure, percentile
 from runtally.devstack.servers import free_port, wait_port
 
@@ -78,14 +78,14 @@ def serving(bodies: Mapping[str, bytes], folder: Path) -> Iterator[int]:
                 proc.wait()
 
 
-def time_floor(answers: Mapping[str, Answer], folder: Path, repeats: int) -> dict[str, Answer]:
-    """Each answer's bytes (``Answer.raw``; those without are skipped) served by
-    ``serving`` and timed as ``apiclient.ask_all`` times runtally's, keyed by label."""
-    named = {label: f"q{i}" for i, label in enumerate(a for a in answers if answers[a].raw)}
-    bodies = {name: answers[label].raw for label, name in named.items()}
+@contextlib.contextmanager
+def floor_side(found: Mapping[str, Answer], folder: Path) -> Iterator[Beside]:
+    """A side for ``apiclient.ask_all``: each answer's bytes (``found``; a question
+    without is not asked) served by ``serving``, fetched and decoded as runtally's are."""
+    named = {label: f"q{i}" for i, label in enumerate(a for a in found if found[a].raw)}
+    bodies = {name: found[label].raw for label, name in named.items()}
     with serving(bodies, folder) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-        return {label: timed(partial(get_json, c, f"/{name}", {}), repeats)
-                for label, name in named.items()}  # fmt: skip
+        yield lambda q: partial(get_json, c, f"/{named[q.label]}", {}) if q.label in named else None
 
 
 def record(ctx: BenchContext, bench: str, label: str, answer: Answer, floor: Answer) -> None:

@@ -5,26 +5,36 @@ only that what is timed is the very answer, byte for byte)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from bench.apiclient import Answer
-from bench.floor import record, serving, time_floor
+from bench.apiclient import Answer, timed
+from bench.floor import floor_side, record, serving
 from bench.harness import BenchContext
+from bench.questions import QUESTIONS
+
+BY_LABEL = {q.label: q for q in QUESTIONS}
+LABELS = ("hourly series", "summary", "breakdown by tag:environment")
 
 # An answer's shape: nested objects, floats, offsets and non-ASCII text.
 HOURLY = json.dumps(
     {
         "tz": "Asia/Kolkata",
         "points": [
-            {"bucket": f"2026-11-03T{h:02d}:30:00+05:30", "runs": h * 7,
-             "latency_ms": {"p50": 1234.5678901234 / (h + 1), "p99": None},
-             "tokens": {"input": 10**h, "total": 10**h + 3}, "cost_usd": 0.1 * h}
+            {
+                "bucket": f"2026-11-03T{h:02d}:30:00+05:30",
+                "runs": h * 7,
+                "latency_ms": {"p50": 1234.5678901234 / (h + 1), "p99": None},
+                "tokens": {"input": 10**h, "total": 10**h + 3},
+                "cost_usd": 0.1 * h,
+            }
             for h in range(24)
         ],
         "note": "ünïcode — as sent",
-    }  # fmt: skip
+    },
+    ensure_ascii=False,
 ).encode()
 
 
@@ -42,18 +52,23 @@ def test_each_body_is_served_byte_for_byte_and_anything_else_is_a_404(tmp_path: 
         httpx.get(f"http://127.0.0.1:{port}/q0")
 
 
-def test_the_floor_times_and_decodes_each_answer_that_has_bytes(tmp_path: Path) -> None:
-    answers = {
-        "hourly series": Answer(raw=HOURLY),
-        "summary": Answer(raw=b'{"runs": 1}'),
-        "not available": Answer(unavailable="422"),
+def test_the_floor_side_asks_each_question_that_has_bytes_for_those_bytes(
+    tmp_path: Path,
+) -> None:
+    hourly, summary, tagged = (BY_LABEL[x] for x in LABELS)
+    found = {
+        hourly.label: Answer(raw=HOURLY),
+        summary.label: Answer(raw=b'{"runs": 1}'),
+        tagged.label: Answer(unavailable="by: answered 422"),
     }
-    timed = time_floor(answers, tmp_path / "bodies", repeats=4)
-    assert set(timed) == {"hourly series", "summary"}
-    for label, floor in timed.items():
-        assert floor.body == json.loads(answers[label].raw)
-        assert len(floor.times) == 4
-        assert all(t > 0 for t in floor.times)
+    with floor_side(found, tmp_path / "bodies") as side:
+        assert side(tagged) is None  # nothing to serve: not asked
+        for q in (hourly, summary):
+            ask = side(q)
+            assert ask is not None
+            answer = timed(ask, repeats=4)
+            assert answer.body == json.loads(found[q.label].raw)
+            assert len(answer.times) == 4
 
 
 def test_the_floor_is_recorded_beside_the_question_with_the_answer_size() -> None:
@@ -66,3 +81,46 @@ def test_the_floor_is_recorded_beside_the_question_with_the_answer_size() -> Non
     assert figure.unit == "ms"
     assert figure.value == pytest.approx(3.5)  # the median of 2, 3, 4 and 10 ms
     assert "292.9 kB" in figure.note
+
+
+class _Clock:
+    """``time.perf_counter`` stand-in: each answer takes what its side says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_answers_are_warmed_up_then_timed_until_the_repeats_or_the_budget_run_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bench.apiclient as client
+
+    clock = _Clock()
+    monkeypatch.setattr(client.time, "perf_counter", clock)
+    calls: list[float] = []
+
+    def side(*seconds: float) -> Callable[[], int]:
+        def ask() -> int:
+            took = seconds[min(len(calls), len(seconds) - 1)]
+            calls.append(took)
+            clock.now += took
+            return len(calls)
+
+        return ask
+
+    quick = client.timed(side(0.01), repeats=5)
+    assert len(calls) == client.WARMUP + 5  # the warm-up answers are not timed
+    assert quick.times == pytest.approx([0.01] * 5)
+    assert quick.body == client.WARMUP + 5  # the last answer
+    calls.clear()
+    # 3 s answers spend the 20 s budget in 7; at least MIN_ANSWERS are timed all the same.
+    slow = client.timed(side(3.0), repeats=50)
+    assert slow.times == pytest.approx([3.0] * client.MIN_ANSWERS)
+    calls.clear()
+    # Once an answer takes SLOW_S or more, one warm-up answer was enough.
+    lone = client.timed(side(0.01, client.SLOW_S), repeats=2)
+    assert calls == [0.01, client.SLOW_S, client.SLOW_S]
+    assert lone.times == pytest.approx([client.SLOW_S] * 2)
