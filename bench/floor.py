@@ -27,7 +27,6 @@ from bench.harness import BenchContext, Figure, percentile
 from runtally.devstack.servers import free_port, wait_port
 
 FOLDER_ENV = "BENCH_FLOOR_DIR"  # where ``app`` finds the bodies it serves, one file each
-_HEADERS = [(b"content-type", b"application/json")]
 
 
 def _bodies() -> dict[str, bytes]:
@@ -45,10 +44,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     JSON, anything else a 404 (uvicorn's lifespan probe is ignored)."""
     if scope["type"] != "http":
         return
-    body = _SERVED.get(scope["path"])
-    status = 200 if body is not None else 404
-    await send({"type": "http.response.start", "status": status, "headers": _HEADERS})
-    await send({"type": "http.response.body", "body": body if body is not None else b""})
+    found = _SERVED.get(scope["path"])
+    body = found if found is not None else b""
+    # A length, as FastAPI's ``Response`` sends: without one uvicorn would send chunks.
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    status = 200 if found is not None else 404
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @contextlib.contextmanager

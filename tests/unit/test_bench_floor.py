@@ -45,6 +45,9 @@ def test_each_body_is_served_byte_for_byte_and_anything_else_is_a_404(tmp_path: 
             response = client.get(f"http://127.0.0.1:{port}/{name}")
             assert response.status_code == 200
             assert response.headers["content-type"] == "application/json"
+            # sent whole with its length, as runtally's answers are: not chunked
+            assert response.headers["content-length"] == str(len(body))
+            assert "transfer-encoding" not in response.headers
             assert response.content == body
         assert client.get(f"http://127.0.0.1:{port}/q2").status_code == 404
         assert client.get(f"http://127.0.0.1:{port}/").status_code == 404
