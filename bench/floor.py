@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from bench import procs
 from bench.apiclient import Answer, Beside, get_json
 from bench.harness import BenchContext, Figure, percentile
 from runtally.devstack.servers import free_port, wait_port
@@ -72,12 +73,7 @@ def serving(bodies: Mapping[str, bytes], folder: Path) -> Iterator[int]:
             wait_port(port, 30)
             yield port
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            procs.stop([proc], 10)
 
 
 @contextlib.contextmanager

@@ -51,17 +51,23 @@ def running(
     try:
         yield procs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs, 30)
         for log in logs:
             log.close()
+
+
+def stop(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM every one of ``procs`` still running, then kill those not gone after
+    ``grace`` seconds each."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def log_tail(stack: Stack, args: Sequence[str], i: int = 0, chars: int = 1500) -> str:
