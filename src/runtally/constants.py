@@ -69,3 +69,8 @@ TOP_K = 100
 # An hourly pass takes a second connection if the pool gives one by then (opening one
 # included), else rolls on its own: never an unbounded wait for a second connection.
 SPARE_CONNECTION_WAIT_S = 0.5
+
+# --- Postgres sessions
+# Every connection prints float8 in its shortest exact form (Postgres 12+; the default,
+# made explicit: 0 or less rounds), which ``api.pointjson`` relies on for exact answers.
+PG_SERVER_SETTINGS = {"extra_float_digits": "1"}

@@ -28,11 +28,15 @@ from runtally.store.protocols import Connection
 from runtally.store.selection import ZONE_TABLE, Selection
 
 
-def cuts(selection: Selection, granularity: str | None, tz: tzinfo) -> list[datetime]:
+def cuts(selection: Selection, granularity: str | None, tz: tzinfo,
+         starts: list[datetime] | None = None) -> list[datetime]:  # fmt: skip
     """The range cut at every bucket start of ``granularity`` in ``tz`` inside it
-    (``None``: one bucket, the whole range)."""
+    (``None``: one bucket, the whole range); ``starts``: those buckets' starts, when
+    the caller has them (``localtime.bucket_starts``), not worked out again."""
     if granularity is None:
         return [selection.start, selection.end]
+    if starts is not None:
+        return [selection.start, *starts[1:], selection.end]
     return localtime.boundaries(selection.start, selection.end, granularity, tz)
 
 
@@ -74,6 +78,7 @@ async def gather(
     tz: tzinfo = UTC,
     lone: bool = False,
     show: bool = False,
+    starts: list[datetime] | None = None,
 ) -> Gathered:
     """All parts of ``selection``, none straddling a bucket of ``granularity`` in ``tz``.
 
@@ -87,10 +92,11 @@ async def gather(
     percentiles instead of bins (such parts cannot be merged); with ``show`` too (and no
     ``group_by``), such rows come as their point's fields (``Gathered.shown``), not as
     parts. A 422 (``ApiError``) when the range needs quarter-hour rows of hours rolled
-    before that grain existed (``rollup_q15_horizon``): those answers would be short."""
+    before that grain existed (``rollup_q15_horizon``): those answers would be short.
+    ``starts``: the answer buckets' starts (``cuts``), when the caller has them."""
     dims = selection.dims(group_by)
     markers = await dirty_markers(conn, selection)
-    boundaries = cuts(selection, granularity, tz)
+    boundaries = cuts(selection, granularity, tz, starts)
     local = await zone_days(conn, selection, boundaries, tz, markers, granularity)
     found = cover(boundaries, markers.hours, markers.days, granularity != "hour", set(local))
     alone = lone_sources(boundaries, found) | set(local) if lone else frozenset()  # zone days: lone

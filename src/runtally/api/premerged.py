@@ -16,6 +16,7 @@ its answer bucket.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +53,7 @@ def merged_sql(reads: Sequence[tuple[str, list[Any]]], selection: Selection, dim
     for table, buckets in reads:  # each table's buckets append their own arguments
         scope = " AND ".join([*shared, bucket_clause(table, buckets, args)])
         branches.append(f"SELECT {_READ} FROM {table} WHERE {scope}")
-    args.append(answer)
+    args.append(holding(answer, [b for _, buckets in reads for b in buckets]))
     width = f"${len(args)}::timestamptz[]"
     columns = ", ".join(_merged(c) for c in ROLLUP_FIELDS)
     sql = (
@@ -63,6 +64,18 @@ def merged_sql(reads: Sequence[tuple[str, list[Any]]], selection: Selection, dim
         f" GROUP BY width_bucket(bucket, {width}), agent, model, error_type"
     )
     return sql, args
+
+
+def holding(answer: list[Any], buckets: list[Any]) -> list[Any]:
+    """The starts of the answer buckets (``answer``, ascending) holding ``buckets`` (each
+    at or after ``answer[0]``), ascending. ``width_bucket`` over these puts every row in
+    the same group as over all of ``answer``, from an array as long as the rows' answer
+    buckets are many: an hourly series sums only its edge hours' rows here, and sending
+    all 720 starts took longer than summing them. ``ValueError`` for a bucket before
+    ``answer[0]``."""
+    if buckets and min(buckets) < answer[0]:
+        raise ValueError("a bucket lies before the first answer bucket")
+    return sorted({answer[bisect_right(answer, b) - 1] for b in buckets})
 
 
 def merged_tallies(rows: list[Any]) -> list[Tally]:

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from runtally.api.parts import Part
+from runtally.api.pointjson import POINT_JSON
 from runtally.api.premerged import merged_sql, merged_tallies
-from runtally.api.views import figures
 from runtally.cube import FULL, GroupKey
 from runtally.grid import DAY, HOUR, floor_to
 from runtally.packedbins import unpack_all
@@ -25,17 +25,15 @@ from runtally.store.selection import (
     check_table,
     rollup_scope,
 )
-from runtally.stored_quantiles import NAMES, StoredQuantiles
+from runtally.stored_quantiles import StoredQuantiles
 from runtally.tally import ROLLUP_FIELDS, Tally
 
 TABLES = ROLLUP_TABLES
-Shown = tuple[datetime, dict[str, Any]]  # a row alone in its answer cell: bucket, fields
+# A row alone in its answer cell: its bucket and its point's fields as JSON (``pointjson``).
+Shown = tuple[datetime, bytes]
 _NO_SKETCHES = frozenset({"users_hll", "sessions_hll"})
-# What a point shows (``views.figures``), for rows alone in their answer cell.
-_POINT_COLUMNS = (
-    "bucket, runs, successes, failures, duration_sum, duration_min, duration_max, lat_pcts,"
-    " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd"
-)
+# What a point shows, for rows alone in their answer cell; ``point`` NULL: no percentiles.
+_POINT_COLUMNS = f"bucket, CASE WHEN lat_pcts IS NOT NULL THEN {POINT_JSON} END AS point"
 # Read as binary arrays and decoded by numpy (``store.intarrays``): no Python int per bin.
 _BINS = frozenset({"lat_keys", "lat_counts"})
 
@@ -211,17 +209,16 @@ async def _summed(conn: Connection, selection: Selection, reads: list[Read], dim
 async def _show(conn: Connection, selection: Selection, read: Read, dims: int,
                 shown: list[Shown]) -> list[datetime]:  # fmt: skip
     """Appends the rows at ``buckets`` that have stored percentiles to ``shown`` as their
-    point's fields (only the columns a point shows are read); returns the buckets of the
-    others (rows written before migration 0007 have only bins)."""
+    point's fields, rendered as JSON by Postgres (``pointjson``); returns the buckets of
+    the others (rows written before migration 0007 have only bins)."""
     clauses, args = rollup_scope(read.table, selection, read.buckets, dims, read.zone)
     sql = f"SELECT {_POINT_COLUMNS} FROM {read.table} WHERE {' AND '.join(clauses)}"
     rest = []
-    for row in await conn.fetch(sql, *args):
-        pcts = row["lat_pcts"]
-        if pcts is None:
-            rest.append(row["bucket"])
+    for bucket, point in await conn.fetch(sql, *args):
+        if point is None:
+            rest.append(bucket)
         else:
-            shown.append((row["bucket"], figures(row, dict(zip(NAMES, pcts, strict=True)))))
+            shown.append((bucket, point))
     return rest
 
 

@@ -7,6 +7,7 @@ import json
 import asyncpg
 
 from runtally.config import Settings
+from runtally.constants import PG_SERVER_SETTINGS
 from runtally.errors import UserError, safe_url
 from runtally.store.protocols import Connection, Pool
 
@@ -35,13 +36,16 @@ async def create_pool(
         init=_init_connection,
         reset=_rolled_back if stateless else None,
         command_timeout=120,
+        server_settings=PG_SERVER_SETTINGS,
     )
     return pool
 
 
 async def connect(settings: Settings) -> Connection:
     """One asyncpg connection with the same codecs as the pool's."""
-    conn: Connection = await asyncpg.connect(settings.asyncpg_dsn, command_timeout=120)
+    conn: Connection = await asyncpg.connect(
+        settings.asyncpg_dsn, command_timeout=120, server_settings=PG_SERVER_SETTINGS
+    )
     await _init_connection(conn)
     return conn
 

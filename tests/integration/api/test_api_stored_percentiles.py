@@ -6,6 +6,7 @@ read them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -94,8 +95,9 @@ async def assert_rows_carry_their_percentiles(conn: Any) -> int:
 
 
 async def assert_shown_rows_are_their_tallies(pool: Any, selection: Selection) -> None:
-    """The rows ``gather`` shows as fields (``show``) have the fields of the same
-    buckets' tallies read from their bins, and are not among the parts."""
+    """The rows ``gather`` shows as fields (``show``: JSON rendered by Postgres) have the
+    fields of the same buckets' tallies read from their bins, and are not among the
+    parts."""
     async with pool.acquire() as conn:
         _, parts, shown = await gather(conn, selection, "hour", distinct=False, lone=True,
                                        show=True)  # fmt: skip
@@ -105,7 +107,7 @@ async def assert_shown_rows_are_their_tallies(pool: Any, selection: Selection) -
     by_hour = fold(binned, lambda g: g.bucket)
     buckets = [b for b, _ in shown]
     expected = tallies_fields([by_hour[b] for b in buckets], rate=False)
-    assert [fields for _, fields in shown] == expected
+    assert [json.loads(fields) for _, fields in shown] == expected
 
 
 async def test_stored_percentiles_answer_as_the_bins_do(
