@@ -72,5 +72,6 @@ SPARE_CONNECTION_WAIT_S = 0.5
 
 # --- Postgres sessions
 # Every connection prints float8 in its shortest exact form (Postgres 12+; the default,
-# made explicit: 0 or less rounds), which ``api.pointjson`` relies on for exact answers.
+# made explicit: 0 or less rounds), which a rollup row's generated ``point`` (its JSON,
+# migration 0010) relies on for exact answers.
 PG_SERVER_SETTINGS = {"extra_float_digits": "1"}

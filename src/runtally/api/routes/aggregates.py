@@ -139,7 +139,7 @@ def _points(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInf
 def _points_json(buckets: list[datetime], tallies: dict[datetime, Tally], tz: ZoneInfo,
                  shown: dict[datetime, bytes]) -> bytes:  # fmt: skip
     """The JSON array of every bucket's point: its ``shown`` fields (JSON rendered by
-    Postgres, ``api.pointjson``) with its bucket label put in front, else ``_points``.
+    Postgres: the rows' ``point``) with its bucket label put in front, else ``_points``.
     A bucket is never in both (``gather``'s lone rows)."""
     if not shown.keys().isdisjoint(tallies):
         raise RuntimeError("a bucket has both a shown row and parts")  # a gather bug
