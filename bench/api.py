@@ -446,5 +446,6 @@ def _record_notes(ctx: BenchContext, r: Run) -> None:
         "question, each side right after the other. The ratio is ClickHouse's median over "
         "runtally's p95. The HTTP floor (`bench.floor`, the third side): each "
         "answer's own bytes served as-is by uvicorn in a process of its own and decoded by "
-        "the same client, so runtally's time above it is the server's work.",
+        "the same client, so runtally's time above it is the server's work. The client's "
+        "own objects are frozen out of its cyclic GC while it times (`frozen_heap`).",
     )

@@ -7,15 +7,18 @@ the shared machine's spells seconds apart rather than minutes (timed all runtall
 then all ClickHouse, the same code's ratio moved by 2x between runs). Not interleaved
 answer by answer: tried in one run, the small answers' HTTP floors, each timed right
 after a ClickHouse scan, came out 1.2–2.9x those of the next run (BENCHMARKS.md, runs J
-and K). A question whose parameter this build does not know is probed first: a 422
+and K). The harness's own objects are frozen out of the cyclic GC while answers are
+timed (``frozen_heap``). A question whose parameter this build does not know is probed first: a 422
 answer, or a ``tz`` the answer ignored, marks it unavailable instead of timing it (the
 other sides are still timed).
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -84,13 +87,27 @@ def answer_bytes(port: int, key: str, start: datetime, end: datetime) -> dict[st
     why this build cannot answer it (``unavailable``)."""
     span = {"from": start.isoformat(), "to": end.isoformat()}
     out = {}
-    with _client(port, key) as client:
+    with _client(port, key) as client, frozen_heap():
         for q in QUESTIONS:
             params = {**span, **q.params}
             why = _probe(client, q, params) if q.feature else ""
             raw = b"" if why else client.get(q.path, params=params).raise_for_status().content
             out[q.label] = Answer(unavailable=why, raw=raw)
     return out
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """The objects alive on entry (the harness's, chdb's: ~10^5) kept out of the cyclic
+    GC until exit. A full collection over them took ~70 ms in this process and fell on
+    whichever answer was being timed, on any side alike: a p95 of 50 answers is their
+    third slowest. Garbage made while timing is still collected."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int,

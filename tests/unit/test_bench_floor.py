@@ -4,13 +4,15 @@ only that what is timed is the very answer, byte for byte)."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from bench.apiclient import Answer, timed
+from bench.apiclient import Answer, frozen_heap, timed
 from bench.floor import floor_side, record, serving
 from bench.harness import BenchContext
 from bench.questions import QUESTIONS
@@ -127,3 +129,25 @@ def test_answers_are_warmed_up_then_timed_until_the_repeats_or_the_budget_run_ou
     lone = client.timed(side(0.01, client.SLOW_S), repeats=2)
     assert calls == [0.01, client.SLOW_S, client.SLOW_S]
     assert lone.times == pytest.approx([client.SLOW_S] * 2)
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cyclic GC frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_heap_alive_before_timing_is_frozen_while_timing_and_released_after() -> None:
+    old = _Cycle()
+    older = weakref.ref(old)
+    with frozen_heap():
+        del old  # garbage now, but frozen: no collection while timing walks or frees it
+        new = _Cycle()
+        newer = weakref.ref(new)
+        del new  # garbage made while timing: collected as usual
+        gc.collect()
+        assert newer() is None
+        assert older() is not None
+    gc.collect()
+    assert older() is None
