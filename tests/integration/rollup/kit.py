@@ -7,6 +7,7 @@ the database, and compared with what the rollup tables hold.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -271,13 +272,23 @@ def _comparable(column: str, value: Any) -> Any:
     Float sums (duration_sum, ttft_sum) depend on the order Postgres adds the rows in,
     which follows the aggregate's hash-table layout, which follows table statistics that
     autovacuum may refresh between two runs: they agree to ~1e-15, not to the last bit.
-    HLLs are compared by estimate.
+    HLLs are compared by estimate; a row's ``point`` (its JSON, whose average is such a
+    sum divided) by its parsed values.
     """
     if column.endswith("_hll"):
         return hll_estimate(hll_union([value]))
+    if column == "point" and value is not None:
+        return _close(json.loads(value))
     if isinstance(value, float):
         return Close(value)
     return value
+
+
+def _close(value: Any) -> Any:
+    """Parsed JSON with every float a ``Close``."""
+    if isinstance(value, dict):
+        return {k: _close(v) for k, v in value.items()}
+    return Close(value) if isinstance(value, float) else value
 
 
 class Close(float):
