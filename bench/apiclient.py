@@ -8,9 +8,9 @@ then all ClickHouse, the same code's ratio moved by 2x between runs). Not interl
 answer by answer: tried in one run, the small answers' HTTP floors, each timed right
 after a ClickHouse scan, came out 1.2–2.9x those of the next run (BENCHMARKS.md, runs J
 and K). The harness's own objects are frozen out of the cyclic GC while answers are
-timed (``frozen_heap``). A question whose parameter this build does not know is probed first: a 422
-answer, or a ``tz`` the answer ignored, marks it unavailable instead of timing it (the
-other sides are still timed).
+timed (``frozen_heap``). A question whose parameter this build does not know is probed
+first: a 422 answer, or a ``tz`` the answer ignored, marks it unavailable instead of
+timing it (the other sides are still timed).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def answer_bytes(port: int, key: str, start: datetime, end: datetime) -> dict[st
     why this build cannot answer it (``unavailable``)."""
     span = {"from": start.isoformat(), "to": end.isoformat()}
     out = {}
-    with _client(port, key) as client, frozen_heap():
+    with _client(port, key) as client:
         for q in QUESTIONS:
             params = {**span, **q.params}
             why = _probe(client, q, params) if q.feature else ""
@@ -120,7 +120,7 @@ def ask_all(port: int, key: str, start: datetime, end: datetime, repeats: int,
     (``"runtally"`` and ``beside``'s names), then label."""
     span = {"from": start.isoformat(), "to": end.isoformat()}
     out: dict[str, dict[str, Answer]] = {name: {} for name in ["runtally", *beside]}
-    with _client(port, key) as client:
+    with _client(port, key) as client, frozen_heap():
         for q in QUESTIONS:
             ours = found[q.label]
             params = {**span, **q.params}

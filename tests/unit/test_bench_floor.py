@@ -8,11 +8,13 @@ import gc
 import json
 import weakref
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from bench.apiclient import Answer, frozen_heap, timed
+from bench import apiclient
+from bench.apiclient import Answer, ask_all, frozen_heap, timed
 from bench.floor import floor_side, record, serving
 from bench.harness import BenchContext
 from bench.questions import QUESTIONS
@@ -151,3 +153,20 @@ def test_the_heap_alive_before_timing_is_frozen_while_timing_and_released_after(
         assert older() is not None
     gc.collect()
     assert older() is None
+
+
+def test_every_side_is_timed_with_the_heap_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    answered = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    monkeypatch.setattr(
+        apiclient,
+        "_client",
+        lambda port, key: httpx.Client(transport=answered, base_url="http://x"),
+    )
+    frozen: list[int] = []
+    asked = lambda q: lambda: frozen.append(gc.get_freeze_count())  # noqa: E731
+    found = {q.label: Answer(unavailable="not this build") for q in QUESTIONS}
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    ask_all(1, "k", start, start + timedelta(days=30), 2, found, {"elsewhere": asked})
+    assert len(frozen) >= 2 * len(QUESTIONS)
+    assert min(frozen) > 0
+    assert gc.get_freeze_count() == 0
