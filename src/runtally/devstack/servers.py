@@ -73,6 +73,32 @@ def wait_port(port: int, timeout: float) -> None:
         time.sleep(0.05)
 
 
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped by init) does not count."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False
+        try:  # no procfs (macOS): signal 0 tells whether the pid exists
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    """Wait until ``pid`` has exited, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def _is_root() -> bool:
     return os.geteuid() == 0
 
@@ -201,9 +227,23 @@ class PostgresServer:
         self._ensure_database("runtally")
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server; ``mode='immediate'`` is a crash without a checkpoint."""
+        """Stop the server; ``mode='immediate'`` is a crash without a checkpoint.
+
+        Returns once the postmaster process has exited, not only its pid file: ``pg_ctl
+        -w`` returns when the file is gone, which the postmaster removes just before it
+        exits, so a caller could otherwise still see it running.
+        """
+        pid = self._postmaster_pid()
         pg_ctl = find_binary("pg_ctl", PG_SEARCH)
         self._run([str(pg_ctl), "-D", str(self.pgdata), "-m", mode, "-w", "stop"], check=False)
+        if pid is not None and not (self.pgdata / "postmaster.pid").exists():
+            _wait_exit(pid, 15)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
